@@ -1,0 +1,1 @@
+"""Pure polars logic: no Dagster import anywhere under this package."""

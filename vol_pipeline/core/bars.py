@@ -1,0 +1,231 @@
+"""Bar contract: normalise any bar frame and split it into valid and rejected rows.
+
+Nothing is dropped silently: every input row ends up either in `valid` or in `rejected`
+with a reason naming the column and the check. The row checks are defined once here
+(BAR_ROW_CHECKS) and the pandera BarsSchema is built from the same table.
+
+Documented normalisations (not rejections):
+- a `datetime` column is accepted as `ts`; column names are matched case-insensitively;
+- timestamps with any UTC offset are converted to UTC; naive timestamps are rejected;
+- tickers are stripped and upper-cased; rows may come in any order;
+- extra columns are ignored (reported in `ignored_columns`);
+- an exact duplicate of a valid row is kept once; the copies go to `rejected`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from vol_pipeline.core.errors import BadInputError
+
+PRICE_COLUMNS = ("open", "high", "low", "close")
+BAR_COLUMNS = ("ticker", "ts", *PRICE_COLUMNS, "volume")
+BAR_SCHEMA = {
+    "ticker": pl.String,
+    "ts": pl.Datetime("us", "UTC"),
+    **{c: pl.Float64 for c in PRICE_COLUMNS},
+    "volume": pl.Int64,
+}
+# Above these a value is a feed error, not a market (and the kernel's integer sums stay exact).
+MAX_PRICE = 1_000_000.0
+MAX_VOLUME = 10**12
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """A named check on typed bar columns; `passes` is True (or null) where a row is fine."""
+
+    column: str
+    name: str
+    passes: pl.Expr
+
+
+def _price_checks(column: str) -> list[RowCheck]:
+    price = pl.col(column)
+    # Range checks only speak for finite values: NaN compares greater than everything.
+    not_finite = price.is_finite().not_()
+    return [
+        RowCheck(column, "finite", price.is_finite()),
+        RowCheck(column, "> 0", not_finite | (price > 0)),
+        RowCheck(column, f"<= {MAX_PRICE:,.0f}", not_finite | (price <= MAX_PRICE)),
+    ]
+
+
+_ALL_PRICES_FINITE = pl.all_horizontal(pl.col(c).is_finite() for c in PRICE_COLUMNS)
+
+
+BAR_ROW_CHECKS: tuple[RowCheck, ...] = (
+    RowCheck("ticker", "not empty", pl.col("ticker").str.len_chars() > 0),
+    RowCheck("ts", "on the minute", pl.col("ts").dt.truncate("1m") == pl.col("ts")),
+    *(check for column in PRICE_COLUMNS for check in _price_checks(column)),
+    RowCheck("low", "low <= open, close", ~_ALL_PRICES_FINITE | ((pl.col("low") <= pl.col("open")) & (pl.col("low") <= pl.col("close")))),
+    RowCheck("high", "high >= open, close", ~_ALL_PRICES_FINITE | ((pl.col("high") >= pl.col("open")) & (pl.col("high") >= pl.col("close")))),
+    RowCheck("volume", ">= 0", pl.col("volume") >= 0),
+    RowCheck("volume", f"<= {MAX_VOLUME:.0e}", pl.col("volume") <= MAX_VOLUME),
+)
+
+
+@dataclass
+class BarValidation:
+    """Result of validate_bars: typed valid rows, and rejected rows with their reason."""
+
+    valid: pl.DataFrame
+    rejected: pl.DataFrame
+    ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def input_rows(self) -> int:
+        return self.valid.height + self.rejected.height
+
+    def summary(self) -> str:
+        """One line: counts, and the first rejected row with its reason."""
+        if self.rejected.is_empty():
+            return f"{self.valid.height} bars valid"
+        first = self.rejected.row(0, named=True)
+        shown = ", ".join(f"{k}={first[k]}" for k in BAR_COLUMNS if k in first)
+        return (
+            f"{self.rejected.height} of {self.input_rows} rows rejected; "
+            f"e.g. row {first['source_row']}: {first['reason']} ({shown})"
+        )
+
+
+REJECTED_SCHEMA = {"source_row": pl.Int64, **{c: pl.String for c in BAR_COLUMNS}, "reason": pl.String}
+
+
+def empty_bars() -> pl.DataFrame:
+    return pl.DataFrame(schema=BAR_SCHEMA)
+
+
+def validate_bars(raw: pl.DataFrame, allowed_tickers: frozenset[str] | None = None) -> BarValidation:
+    """Normalise `raw` (any column types, e.g. all strings from a CSV) and split it.
+
+    Raises BadInputError only when the frame cannot be read as bars at all (a required
+    column is missing); every row-level problem becomes a rejected row instead.
+    """
+    renamed, ignored = _normalised_columns(raw)
+    frame = renamed.with_row_index("source_row", offset=1).with_columns(pl.col("source_row").cast(pl.Int64))
+    as_text = {c: pl.col(c).cast(pl.String).alias(f"raw_{c}") for c in BAR_COLUMNS}
+    typed = frame.with_columns(**{f"raw_{c}": e for c, e in as_text.items()}).with_columns(_typed_columns(frame.schema))
+
+    failures = [pl.when(~check.passes.fill_null(True)).then(pl.lit(failure(check.column, check.name)))
+                for check in BAR_ROW_CHECKS]
+    failures += _parse_failures(frame.schema)
+    if allowed_tickers is not None:
+        listed = pl.col("ticker").is_in(sorted(allowed_tickers))
+        failures.append(pl.when(~listed).then(pl.lit(failure("ticker", "in the watchlist"))))
+    checked = typed.with_columns(reason=pl.concat_str(failures, separator="; ", ignore_nulls=True))
+    checked = checked.with_columns(reason=pl.when(pl.col("reason") != "").then(pl.col("reason")))
+    checked = _mark_duplicates(checked)
+
+    valid = checked.filter(pl.col("reason").is_null()).select(BAR_COLUMNS).sort("ticker", "ts")
+    rejected = checked.filter(pl.col("reason").is_not_null()).select(
+        "source_row", *(pl.col(f"raw_{c}").alias(c) for c in BAR_COLUMNS), "reason"
+    )
+    return BarValidation(valid=valid.cast(BAR_SCHEMA), rejected=rejected.cast(REJECTED_SCHEMA), ignored_columns=ignored)
+
+
+def failure(column: str, check: str) -> str:
+    """The reason text of one failed check, as rejected rows and error lines show it."""
+    return f"{column} failed '{check}'"
+
+
+def _normalised_columns(raw: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    lowered = {c: c.strip().lower() for c in raw.columns}
+    if len(set(lowered.values())) != len(lowered):
+        raise BadInputError(f"column names collide when matched case-insensitively: {raw.columns}")
+    frame = raw.rename(lowered)
+    if "ts" not in frame.columns and "datetime" in frame.columns:
+        frame = frame.rename({"datetime": "ts"})
+    missing = [c for c in BAR_COLUMNS if c not in frame.columns]
+    if missing:
+        raise BadInputError(
+            f"missing column {missing[0]!r} (required: {', '.join(BAR_COLUMNS)}; found: {', '.join(raw.columns) or 'none'})"
+        )
+    ignored = [c for c in frame.columns if c not in BAR_COLUMNS]
+    return frame.select(BAR_COLUMNS), ignored
+
+
+_TS_FORMATS = ("%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M%z")
+_OFFSET_SUFFIX = r"(Z|[+-]\d{2}(:?\d{2})?)$"
+
+
+def _ts_from_text(text: pl.Expr) -> pl.Expr:
+    """Parse ISO-like text with a UTC offset ('Z', '+00:00', '-0500') into UTC."""
+    cleaned = text.str.strip_chars().str.replace("T", " ", literal=True).str.replace(r"[Zz]$", "+00:00")
+    cleaned = cleaned.str.replace(r"([+-]\d{2})$", "${1}:00")  # '+05' -> '+05:00'
+    parsed = [cleaned.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False) for fmt in _TS_FORMATS]
+    return pl.coalesce(parsed)
+
+
+def _typed_columns(schema: pl.Schema) -> list[pl.Expr]:
+    ts_type = schema["ts"]
+    if isinstance(ts_type, pl.Datetime):
+        ts = pl.col("ts").dt.cast_time_unit("us")
+        ts = ts.dt.convert_time_zone("UTC") if ts_type.time_zone else pl.lit(None, pl.Datetime("us", "UTC"))
+    else:
+        ts = _ts_from_text(pl.col("ts").cast(pl.String))
+    numbers = [_number(c, schema[c]).alias(c) for c in PRICE_COLUMNS]  # NaN/inf kept: checks name them
+    volume = _number("volume", schema["volume"])
+    whole_volume = pl.when(volume == volume.floor()).then(volume).cast(pl.Int64, strict=False)
+    return [
+        pl.col("ticker").cast(pl.String).str.strip_chars().str.to_uppercase(),
+        ts.alias("ts"),
+        *numbers,
+        whole_volume.alias("volume"),
+    ]
+
+
+def _number(column: str, dtype: pl.DataType) -> pl.Expr:
+    if dtype.is_numeric():
+        return pl.col(column).cast(pl.Float64)
+    return pl.col(column).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
+
+
+def _parse_failures(schema: pl.Schema) -> list[pl.Expr]:
+    """Reasons for values missing from the input or present but not convertible."""
+    raw = {c: pl.col(f"raw_{c}") for c in BAR_COLUMNS}
+    present = {c: raw[c].is_not_null() & (raw[c].str.strip_chars() != "") for c in BAR_COLUMNS}
+    required = ("ticker", "ts", *PRICE_COLUMNS)  # volume may be null: the feed may have none
+    reasons = [pl.when(present[c].not_()).then(pl.lit(failure(c, "not null"))) for c in required]
+
+    ts_type = schema["ts"]
+    if isinstance(ts_type, pl.Datetime):
+        naive = pl.lit(ts_type.time_zone is None)
+    else:
+        text = raw["ts"].str.strip_chars().str.replace("T", " ", literal=True)
+        naive_formats = [f.removesuffix("%z") for f in _TS_FORMATS]
+        naive = pl.coalesce([text.str.to_datetime(f, time_unit="us", strict=False) for f in naive_formats]).is_not_null()
+    unparsed = present["ts"] & pl.col("ts").is_null()
+    reasons.append(
+        pl.when(unparsed & naive).then(pl.lit(failure("ts", "has a UTC offset")))
+        .when(unparsed).then(pl.lit(failure("ts", "is a datetime")))
+    )
+    for column in (*PRICE_COLUMNS, "volume"):
+        value = raw[column].str.strip_chars().cast(pl.Float64, strict=False)
+        reasons.append(pl.when(present[column] & value.is_null()).then(pl.lit(failure(column, "is a number"))))
+        if column == "volume":
+            fractional = value.is_finite() & (value != value.floor())
+            reasons.append(pl.when(fractional).then(pl.lit(failure(column, "is a whole number"))))
+    return reasons
+
+
+def _mark_duplicates(checked: pl.DataFrame) -> pl.DataFrame:
+    """Duplicate (ticker, ts) among otherwise valid rows: keep one of identical copies,
+    reject every copy when the copies disagree."""
+    key = ["ticker", "ts"]
+    valid = pl.col("reason").is_null()
+    values = pl.struct(*PRICE_COLUMNS, "volume")
+    copies = pl.len().over(key)
+    distinct = values.n_unique().over(key)
+    first_copy = pl.col("source_row") == pl.col("source_row").min().over(key)
+    duplicate_reason = (
+        pl.when(distinct > 1)
+        .then(pl.lit(failure("ticker, ts", "unique") + " (duplicate bar with conflicting values)"))
+        .when(first_copy.not_())
+        .then(pl.lit(failure("ticker, ts", "unique") + " (exact copy of an earlier row, kept once)"))
+    )
+    valid_rows = checked.filter(valid)
+    flagged = valid_rows.with_columns(reason=pl.when(copies > 1).then(duplicate_reason))
+    return pl.concat([checked.filter(~valid), flagged])

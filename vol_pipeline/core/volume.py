@@ -1,0 +1,55 @@
+"""Volume multiplier, assessment and final confidence (reference §9.1, DESIGN §4).
+
+Expressions over a `volume_ratio` column so they run vectorised inside any frame; the
+table itself lives in SignalRuleSet.volume_tiers (strict "<" boundaries).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from vol_pipeline.core.config import SignalRuleSet
+
+KILL_ASSESSMENT = "VOLUME_TOO_LOW"
+
+
+def _by_tier(ratio: pl.Expr, rules: SignalRuleSet, pick, surge, null) -> pl.Expr:
+    chain = pl.when(ratio.is_null()).then(pl.lit(null))
+    for tier in rules.volume_tiers:
+        chain = chain.when(ratio < tier.below).then(pl.lit(pick(tier)))
+    return chain.otherwise(pl.lit(surge))
+
+
+def volume_multiplier(ratio: pl.Expr, rules: SignalRuleSet = SignalRuleSet()) -> pl.Expr:
+    """Multiplier for a volume_ratio: the Phase 12 table; a null ratio gets 0.5."""
+    return _by_tier(
+        ratio, rules, lambda t: t.multiplier, rules.surge_multiplier, rules.null_volume_multiplier
+    ).cast(pl.Float64)
+
+
+def volume_assessment(ratio: pl.Expr, rules: SignalRuleSet = SignalRuleSet()) -> pl.Expr:
+    """Assessment code: VOLUME_TOO_LOW, WEAK_VOLUME, ..., VOLUME_SURGE, NO_VOLUME_DATA."""
+    return _by_tier(ratio, rules, lambda t: t.assessment, rules.surge_assessment, rules.null_volume_assessment)
+
+
+def assessment_text(ratio: pl.Expr, rules: SignalRuleSet = SignalRuleSet()) -> pl.Expr:
+    """The original's assessment string, e.g. 'WEAK_VOLUME (ratio 0.87)'."""
+    hundredths = (ratio * 100).round().cast(pl.Int64)
+    two_dp = pl.format("{}.{}", hundredths // 100, (hundredths % 100).cast(pl.String).str.zfill(2))
+    text = pl.format("{} (ratio {})", volume_assessment(ratio, rules), two_dp)
+    return pl.when(ratio.is_null()).then(volume_assessment(ratio, rules)).otherwise(text)
+
+
+def final_confidence(base_confidence: pl.Expr, multiplier: pl.Expr) -> pl.Expr:
+    """confidence = min(1, base_confidence * multiplier)."""
+    return pl.min_horizontal(base_confidence * multiplier, pl.lit(1.0))
+
+
+def multiplier_bucket(multiplier: pl.Expr) -> pl.Expr:
+    """The seed report's buckets: kill (0), reduced (<1), normal (1), boosted (>1)."""
+    return (
+        pl.when(multiplier == 0).then(pl.lit("kill"))
+        .when(multiplier < 1).then(pl.lit("reduced"))
+        .when(multiplier == 1).then(pl.lit("normal"))
+        .otherwise(pl.lit("boosted"))
+    )
