@@ -94,13 +94,21 @@ LANE_FEATURES_SCHEMA = lane_features_schema()
 
 
 # --- signals and recommendations ----------------------------------------------------------
+def _equals(actual: pl.Expr, expected: pl.Expr) -> pl.Expr:
+    """Equal within FORMULA_TOLERANCE, and null exactly where the expected value is null."""
+    either_null = actual.is_null() | expected.is_null()
+    return pl.when(either_null).then(actual.is_null() == expected.is_null()).otherwise(
+        (actual - expected).abs() < FORMULA_TOLERANCE
+    )
+
+
 def _confidence_checks(rules: SignalRuleSet) -> list[pa.Check]:
     expected_mult = volume_multiplier(pl.col("volume_ratio"), rules)
     expected_conf = final_confidence(pl.col("base_confidence"), expected_mult)
     return [
-        _expr_check("volume_mult = multiplier(volume_ratio)", (pl.col("volume_mult") - expected_mult).abs() < FORMULA_TOLERANCE),
+        _expr_check("volume_mult = multiplier(volume_ratio)", _equals(pl.col("volume_mult"), expected_mult)),
         _expr_check("confidence = min(1, base_confidence * multiplier(volume_ratio))",
-                    (pl.col("confidence") - expected_conf).abs() < FORMULA_TOLERANCE),
+                    _equals(pl.col("confidence"), expected_conf)),
     ]
 
 

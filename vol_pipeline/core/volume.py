@@ -41,8 +41,11 @@ def assessment_text(ratio: pl.Expr, rules: SignalRuleSet = SignalRuleSet()) -> p
 
 
 def final_confidence(base_confidence: pl.Expr, multiplier: pl.Expr) -> pl.Expr:
-    """confidence = min(1, base_confidence * multiplier)."""
-    return pl.min_horizontal(base_confidence * multiplier, pl.lit(1.0))
+    """confidence = min(1, base_confidence * multiplier); null when either input is null.
+
+    (`min_horizontal` would skip a null product and return 1.0.)
+    """
+    return (base_confidence * multiplier).clip(upper_bound=1.0)
 
 
 def multiplier_bucket(multiplier: pl.Expr) -> pl.Expr:
