@@ -78,7 +78,7 @@ def _with_reason(frame: pl.DataFrame, rules: SignalRuleSet) -> pl.DataFrame:
         version=pl.col("rule_version"),
         rule=pl.col("rule"),
         direction=pl.col("direction"),
-        bar_ts=pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        bar_ts=pl.col("ts").dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
         sentiment=pl.struct(score=score, bias=bias, news_count=pl.col("news_count"), label=label),
         technicals=pl.struct(
             close=pl.col("close"),
