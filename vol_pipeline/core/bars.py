@@ -168,7 +168,11 @@ def _typed_columns(schema: pl.Schema) -> list[pl.Expr]:
         ts = _ts_from_text(pl.col("ts").cast(pl.String))
     numbers = [_number(c, schema[c]).alias(c) for c in PRICE_COLUMNS]  # NaN/inf kept: checks name them
     volume = _number("volume", schema["volume"])
-    whole_volume = pl.when(volume == volume.floor()).then(volume).cast(pl.Int64, strict=False)
+    # Only finite whole numbers become Int64. Out-of-range values are pinned just outside
+    # [0, MAX_VOLUME] so the range checks still reject them: a plain cast turned 1e20 (and
+    # NaN/inf, since NaN == NaN in polars) into null, i.e. a silently *valid* null volume.
+    in_check_range = volume.clip(-1, MAX_VOLUME + 1)
+    whole_volume = pl.when(volume.is_finite() & (volume == volume.floor())).then(in_check_range).cast(pl.Int64, strict=False)
     return [
         pl.col("ticker").cast(pl.String).str.strip_chars().str.to_uppercase(),
         ts.alias("ts"),
@@ -202,10 +206,16 @@ def _parse_failures(schema: pl.Schema) -> list[pl.Expr]:
         pl.when(unparsed & naive).then(pl.lit(failure("ts", "has a UTC offset")))
         .when(unparsed).then(pl.lit(failure("ts", "is a datetime")))
     )
+    # ts is stored in microseconds: a sub-microsecond part (text or an ns column) would be
+    # truncated away and the bar would pass 'on the minute' although its input was not.
+    sub_microsecond = raw["ts"].str.contains(r"\.\d{6}\d*[1-9]")
+    on_minute_after_truncation = pl.col("ts").dt.truncate("1m") == pl.col("ts")
+    reasons.append(pl.when(sub_microsecond & on_minute_after_truncation).then(pl.lit(failure("ts", "on the minute"))))
     for column in (*PRICE_COLUMNS, "volume"):
         value = raw[column].str.strip_chars().cast(pl.Float64, strict=False)
         reasons.append(pl.when(present[column] & value.is_null()).then(pl.lit(failure(column, "is a number"))))
         if column == "volume":
+            reasons.append(pl.when(value.is_nan() | value.is_infinite()).then(pl.lit(failure(column, "finite"))))
             fractional = value.is_finite() & (value != value.floor())
             reasons.append(pl.when(fractional).then(pl.lit(failure(column, "is a whole number"))))
     return reasons
@@ -229,3 +239,8 @@ def _mark_duplicates(checked: pl.DataFrame) -> pl.DataFrame:
     valid_rows = checked.filter(valid)
     flagged = valid_rows.with_columns(reason=pl.when(copies > 1).then(duplicate_reason))
     return pl.concat([checked.filter(~valid), flagged])
+
+
+def parse_utc_text(text: pl.Expr) -> pl.Expr:
+    """Timestamps as text with a UTC offset -> UTC datetimes (null when naive or unreadable)."""
+    return _ts_from_text(text.cast(pl.String))
