@@ -17,7 +17,7 @@ Integer sums also make `volume_avg_20` truncation and the 4-dp rounding of
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import polars as pl
 
@@ -74,6 +74,7 @@ def lane_features_at(
     Reads each ticker's last `config.lookback_bars` bars up to `minute`; the values are
     identical to the matching rows of `lane_features` over the whole history.
     """
+    minute = _utc(minute)
     prepared = _prepared(pl.LazyFrame(bars) if isinstance(bars, pl.DataFrame) else bars)
     at_minute = prepared.filter(pl.col("ts") <= minute).filter(
         (pl.col("ts") == minute).any().over("ticker")
@@ -84,11 +85,17 @@ def lane_features_at(
 def trailing_bars(bars: pl.DataFrame, minute: datetime, config: FeatureConfig = FeatureConfig()) -> pl.DataFrame:
     """The bars the per-minute path needs: each ticker's last lookback_bars up to `minute`."""
     return (
-        bars.filter(pl.col("ts") <= minute)
+        bars.filter(pl.col("ts") <= _utc(minute))
         .sort("ticker", "ts")
         .group_by("ticker", maintain_order=True)
         .tail(config.lookback_bars)
     )
+
+
+def _utc(moment: datetime) -> datetime:
+    """An aware datetime in any zone (e.g. a New York partition start) as UTC: polars
+    refuses to compare the UTC `ts` column with another zone. Naive stays an error."""
+    return moment.astimezone(timezone.utc) if moment.tzinfo is not None else moment
 
 
 def _prepared(bars: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
@@ -269,3 +276,17 @@ def _features_from_sums(sums: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
     ).with_columns(
         vol_ratio=pl.when(pl.col("baseline_vol") > 0).then(_divide(pl.col("recent_vol"), pl.col("baseline_vol"))),
     ).select(FEATURE_COLUMNS)
+
+
+def lane_features_between(
+    bars: pl.DataFrame, start: datetime, end: datetime, config: FeatureConfig = FeatureConfig()
+) -> pl.DataFrame:
+    """Feature rows of the bars with start <= ts < end; `bars` also holds their history.
+
+    One minute takes the per-minute path, a longer window the full recompute filtered to
+    the window: the values are identical either way.
+    """
+    start, end = _utc(start), _utc(end)
+    if end - start <= timedelta(minutes=1):
+        return lane_features_at(bars, start, config)
+    return lane_features(bars, config).filter((pl.col("ts") >= start) & (pl.col("ts") < end))
