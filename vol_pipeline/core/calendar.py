@@ -5,12 +5,15 @@ Imported lazily by callers that need it: exchange-calendars pulls in pandas.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
 import numpy as np
 
 EXCHANGE = "XNYS"
+MARKET_TZ = "America/New_York"
+REGULAR_OPEN = time(9, 30)
+REGULAR_CLOSE = time(16, 0)
 
 
 @lru_cache(maxsize=1)
@@ -43,3 +46,72 @@ def session_minutes_utc(session: date) -> np.ndarray:
 
     minutes = _calendar().session_minutes(pd.Timestamp(session))
     return minutes.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[us]")
+
+
+
+def closed_weekday_minutes(start: date, end: date) -> list[datetime]:
+    """Minutes of 09:30-15:59 (New York wall time, naive) on weekdays between start and end
+    inclusive when NYSE is closed: whole holidays and the afternoons of half days.
+
+    Weekday market minutes minus these are exactly the NYSE regular sessions. Runs once
+    when the partitions are built (about 5k minutes a year), not per bar.
+    """
+    import pandas as pd
+
+    cal = _calendar()
+    weekdays = pd.bdate_range(pd.Timestamp(start), min(pd.Timestamp(end), cal.last_session))
+    if weekdays.empty:
+        return []
+    sessions = cal.sessions_in_range(weekdays[0], weekdays[-1])
+    local_close = cal.schedule.loc[sessions, "close"].dt.tz_convert(MARKET_TZ).dt.time
+    closed: list[datetime] = []
+    for day in weekdays:
+        closes_at = local_close.get(day, REGULAR_OPEN)  # a holiday "closes" at the open
+        closed.extend(_minutes(day.date(), closes_at, REGULAR_CLOSE))
+    return closed
+
+
+def _minutes(day: date, first: time, end: time) -> list[datetime]:
+    start = datetime.combine(day, first)
+    return [start + timedelta(minutes=i) for i in range((datetime.combine(day, end) - start) // timedelta(minutes=1))]
+
+
+def market_minutes_between(start: datetime, end: datetime) -> list[datetime]:
+    """Regular-session bar-start minutes m (UTC, aware) with start <= m < end."""
+    from datetime import timezone
+
+    import pandas as pd
+
+    first = (pd.Timestamp(start).tz_convert(MARKET_TZ).date())
+    last = (pd.Timestamp(end).tz_convert(MARKET_TZ).date())
+    minutes = [m for s in sessions_between(first, last) for m in session_minutes_utc(s).tolist()]
+    aware = [m.replace(tzinfo=timezone.utc) for m in minutes]
+    return [m for m in aware if start <= m < end]
+
+
+def session_open_utc(day: date) -> datetime | None:
+    """UTC start of the first bar of `day`'s session; None when NYSE is closed that day."""
+    from datetime import timezone
+
+    if not sessions_between(day, day):
+        return None
+    return session_minutes_utc(day)[0].tolist().replace(tzinfo=timezone.utc)
+
+
+def market_minutes_back(minute: datetime, count: int) -> datetime:
+    """The bar start `count` market minutes before `minute` (UTC), across sessions.
+
+    Reaches back over nights, weekends and holidays; clipped to the calendar's first session.
+    """
+    from datetime import timezone
+
+    day = minute.astimezone(timezone.utc).date()
+    earlier: list[datetime] = []
+    span = 1
+    while len(earlier) < count:
+        span *= 2
+        window_start = datetime.combine(day - timedelta(days=span), time(), timezone.utc)
+        earlier = market_minutes_between(window_start, minute)
+        if window_start.date() < _calendar().first_session.date():
+            break
+    return earlier[-count] if len(earlier) >= count else (earlier[0] if earlier else minute)

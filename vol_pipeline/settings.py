@@ -1,0 +1,71 @@
+"""Settings read from the environment: where data lives, which bars, which environment.
+
+One place for every VOL_PIPELINE_* variable so the CLI, the code location and the tests
+agree. Nothing secret is read here (secrets come with the production issue).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from vol_pipeline.core.config import DEFAULT_TICKERS
+
+MARKET_TZ = ZoneInfo("America/New_York")
+# The default partition start trails today by this much: recent history stays visible and
+# the partition count stays small (~8k keys, far under Dagster's ~100k guidance).
+DEFAULT_HISTORY_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    partition_start: date
+    env: str = "local"  # "local" or "prod": decides the default status of sensors/schedules
+    bars_file: Path | None = None  # set: replay this file; unset: synthetic bars
+    tickers: tuple[str, ...] = DEFAULT_TICKERS
+    seed: int = 7
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @staticmethod
+    def from_env(environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        start_text = env.get("VOL_PIPELINE_PARTITION_START")
+        if start_text:
+            try:
+                start = date.fromisoformat(start_text)
+            except ValueError:
+                raise ValueError(f"VOL_PIPELINE_PARTITION_START must be a date (YYYY-MM-DD), got {start_text!r}") from None
+        else:
+            start = default_partition_start()
+        tickers = tuple(t.strip().upper() for t in env.get("VOL_PIPELINE_TICKERS", "").split(",") if t.strip())
+        kind = env.get("VOL_PIPELINE_ENV", "local")
+        if kind not in ("local", "prod"):
+            raise ValueError(f"VOL_PIPELINE_ENV must be 'local' or 'prod', got {kind!r}")
+        bars_file = env.get("VOL_PIPELINE_BARS_FILE")
+        return Settings(
+            home=Path(env.get("VOL_PIPELINE_HOME", ".vol_pipeline")).resolve(),
+            partition_start=start,
+            env=kind,
+            bars_file=Path(bars_file).resolve() if bars_file else None,
+            tickers=tickers or DEFAULT_TICKERS,
+            seed=int(env.get("VOL_PIPELINE_SEED", "7")),
+        )
+
+
+def market_today(now: datetime | None = None) -> date:
+    return (now or datetime.now(MARKET_TZ)).astimezone(MARKET_TZ).date()
+
+
+def default_partition_start(now: datetime | None = None) -> date:
+    return market_today(now) - timedelta(days=DEFAULT_HISTORY_DAYS)
