@@ -1,0 +1,1 @@
+"""Warehouse IO: the tables, the interface, and the embedded (DuckDB) implementation."""

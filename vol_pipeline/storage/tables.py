@@ -1,0 +1,60 @@
+"""The warehouse tables: columns (from the pandera contracts) and the partition column.
+
+Every table is written one partition window at a time: the rows whose partition column
+falls in [start, end) are replaced together, which makes every write idempotent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from vol_pipeline.core.bars import BAR_COLUMNS, REJECTED_SCHEMA
+from vol_pipeline.core.features import FEATURE_COLUMNS
+from vol_pipeline.core.recommendations import RECOMMENDATION_COLUMNS
+from vol_pipeline.core.signals import SIGNAL_COLUMNS
+
+UTC_TS = pl.Datetime("us", "UTC")
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: dict[str, pl.DataType]
+    partition_column: str = "ts"
+    json_columns: tuple[str, ...] = ()
+    description: str = ""
+
+    def empty(self) -> pl.DataFrame:
+        return pl.DataFrame(schema=self.columns)
+
+
+def _columns(names: tuple[str, ...], schema) -> dict[str, pl.DataType]:
+    return {name: schema.columns[name].dtype.type for name in names}
+
+
+def _tables() -> dict[str, Table]:
+    from vol_pipeline.schemas import BARS_SCHEMA, LANE_FEATURES_SCHEMA, RECOMMENDATIONS_SCHEMA, SIGNALS_SCHEMA
+
+    quarantine = {"minute_ts": UTC_TS, "source": pl.String, **REJECTED_SCHEMA}
+    tables = [
+        Table("bars", _columns(BAR_COLUMNS, BARS_SCHEMA), description="valid 1-minute bars (UTC bar start)"),
+        Table("bars_quarantine", quarantine, partition_column="minute_ts",
+              description="input rows rejected by bar validation, with the reason, kept per minute"),
+        Table("lane_features", _columns(FEATURE_COLUMNS, LANE_FEATURES_SCHEMA), description="SMA, volatility and volume features per bar"),
+        Table("signals", _columns(SIGNAL_COLUMNS, SIGNALS_SCHEMA), description="one signal per evaluated (ticker, minute), HOLD included"),
+        Table("recommendations", _columns(RECOMMENDATION_COLUMNS, RECOMMENDATIONS_SCHEMA), json_columns=("reason",),
+              description="actionable signals after the 15-minute cooldown, with the reason JSON"),
+    ]
+    return {t.name: t for t in tables}
+
+
+TABLES: dict[str, Table] = _tables()
+
+
+def table(name: str) -> Table:
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise ValueError(f"unknown table {name!r}; tables: {', '.join(TABLES)}") from None
