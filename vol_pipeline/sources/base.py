@@ -7,6 +7,11 @@ from typing import Protocol, runtime_checkable
 
 import polars as pl
 
+from vol_pipeline.core.bars import REJECTED_SCHEMA
+
+# Rejected rows as the quarantine keeps them: the minute they belong to and their source.
+QUARANTINE_SCHEMA = {"minute_ts": pl.Datetime("us", "UTC"), "source": pl.String, **REJECTED_SCHEMA}
+
 
 @runtime_checkable
 class BarSource(Protocol):
@@ -15,5 +20,10 @@ class BarSource(Protocol):
     name: str
 
     def fetch(self, start: datetime, end: datetime) -> pl.DataFrame:
-        """Bars with start <= ts < end, sorted by ticker, ts."""
+        """Valid bars with start <= ts < end, sorted by ticker, ts."""
+        ...
+
+    def rejected(self, start: datetime, end: datetime) -> pl.DataFrame:
+        """Rows the source could not accept whose timestamp falls in [start, end), with
+        `minute_ts` (their minute), `source` and `reason` (QUARANTINE_SCHEMA)."""
         ...

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
 
-from vol_pipeline.core.bars import BarValidation, validate_bars
+from vol_pipeline.core.bars import BarValidation, parse_utc_text, validate_bars
 from vol_pipeline.core.errors import BadInputError
+from vol_pipeline.sources.base import QUARANTINE_SCHEMA
 from vol_pipeline.sources.files import read_bar_file
 
 
@@ -25,10 +27,21 @@ class ReplayBarSource:
             message = str(error)
             raise BadInputError(message if message.startswith(str(self.path)) else f"{self.path}: {message}") from None
 
-    @property
-    def rejected(self) -> pl.DataFrame:
-        return self.validation.rejected
-
     def fetch(self, start: datetime, end: datetime) -> pl.DataFrame:
         ts = pl.col("ts")
         return self.validation.valid.filter((ts >= start) & (ts < end))
+
+    @cached_property
+    def _placed_rejects(self) -> pl.DataFrame:
+        """Rejected rows with the minute their timestamp falls in (null if it has none)."""
+        minute = parse_utc_text(pl.col("ts")).dt.truncate("1m")
+        return self.validation.rejected.with_columns(minute_ts=minute, source=pl.lit(str(self.path))).select(QUARANTINE_SCHEMA.keys())
+
+    def rejected(self, start: datetime, end: datetime) -> pl.DataFrame:
+        minute = pl.col("minute_ts")
+        return self._placed_rejects.filter((minute >= start) & (minute < end))
+
+    @property
+    def unplaced(self) -> pl.DataFrame:
+        """Rejected rows whose timestamp is missing, naive or unreadable: in no minute."""
+        return self._placed_rejects.filter(pl.col("minute_ts").is_null())

@@ -21,6 +21,7 @@ import polars as pl
 from vol_pipeline.core.bars import BAR_COLUMNS, BAR_SCHEMA
 from vol_pipeline.core.calendar import session_minutes_utc, sessions_between, sessions_from
 from vol_pipeline.core.config import DEFAULT_TICKERS
+from vol_pipeline.sources.base import QUARANTINE_SCHEMA
 
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -66,6 +67,10 @@ class SyntheticBarSource:
         bars = pl.concat(frames) if frames else pl.DataFrame(schema=BAR_SCHEMA)
         ts = pl.col("ts")
         return bars.filter((ts >= start) & (ts < end)).sort("ticker", "ts")
+
+    def rejected(self, start: datetime, end: datetime) -> pl.DataFrame:
+        """Generated bars are valid by construction: nothing to quarantine."""
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
 
     def generate(self, start: date, days: int) -> pl.DataFrame:
         """Bars of `days` consecutive sessions starting on or after `start`."""

@@ -62,7 +62,7 @@ def test_mixed_offsets_are_normalised_to_utc(tmp_path, kind):
     frame = pl.DataFrame(mixed_rows())
     frame.write_csv(path) if kind == "csv" else frame.write_parquet(path)
     source = ReplayBarSource(path)
-    assert source.rejected.is_empty()
+    assert source.validation.rejected.is_empty()
     bars = source.fetch(*ALL_TIME)
     assert dict(bars.schema) == BAR_SCHEMA
     assert bars.select("ticker", "ts").rows() == expected_utc()
@@ -81,7 +81,7 @@ def test_parquet_with_a_timezone_aware_datetime_column(tmp_path):
     ).with_columns(pl.col("datetime").dt.replace_time_zone("America/New_York"))
     local.write_parquet(path)
     source = ReplayBarSource(path)
-    assert source.rejected.is_empty()
+    assert source.validation.rejected.is_empty()
     assert fetched_keys(source) == [("AAPL", utc(2026, 11, 23, 14, 30)), ("AAPL", utc(2026, 11, 23, 14, 31))]
 
 
@@ -119,7 +119,7 @@ def test_rejected_rows_are_available_with_reasons(tmp_path):
     source = ReplayBarSource(path)
     assert fetched_keys(source) == [("AAPL", utc(2026, 11, 23, 14, 30)), ("MSFT", utc(2026, 11, 23, 14, 34))]
     assert source.fetch(*ALL_TIME)["volume"].to_list() == [1000, None]
-    rejected = source.rejected
+    rejected = source.validation.rejected
     assert rejected["source_row"].to_list() == [2, 3, 4]
     reasons = rejected["reason"].to_list()
     assert "volume" in reasons[0] and ">= 0" in reasons[0]
