@@ -1,9 +1,44 @@
-"""Dagster code location of vol_pipeline (loaded by workspace.yaml).
+"""Dagster code location of vol_pipeline (loaded by workspace.yaml and the CLI).
 
-The engine (vol_pipeline.core) is in place; the partitioned assets, sensor, checks and
-resources that wire it to storage are the platform issue's work and are added here.
+`build_definitions(settings)` wires everything from one Settings value; `defs` is that
+for the current environment (VOL_PIPELINE_* variables, see vol_pipeline/settings.py).
 """
+
+from __future__ import annotations
 
 import dagster as dg
 
-defs = dg.Definitions()
+from vol_pipeline.defs.assets import build_minute_assets
+from vol_pipeline.defs.io_manager import WarehouseIOManager
+from vol_pipeline.defs.jobs import build_minute_job
+from vol_pipeline.defs.partitions import market_minute_partitions
+from vol_pipeline.defs.resources import BarSourceResource, WarehouseResource
+from vol_pipeline.defs.schedules import build_session_close_schedule
+from vol_pipeline.defs.sensors import build_minute_sensor
+from vol_pipeline.settings import Settings
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    partitions = market_minute_partitions(settings.partition_start)
+    job = build_minute_job(partitions)
+    running = settings.env == "prod"
+    warehouse = WarehouseResource(path=str(settings.warehouse_path))
+    return dg.Definitions(
+        assets=build_minute_assets(partitions),
+        jobs=[job],
+        sensors=[build_minute_sensor(job, settings.partition_start, running)],
+        schedules=[build_session_close_schedule(job, running)],
+        resources={
+            "bar_source": BarSourceResource(
+                bars_file=str(settings.bars_file) if settings.bars_file else None,
+                tickers=list(settings.tickers),
+                seed=settings.seed,
+            ),
+            "warehouse": warehouse,
+            "io_manager": WarehouseIOManager(warehouse=warehouse),
+        },
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions(Settings.from_env())

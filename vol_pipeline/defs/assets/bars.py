@@ -1,0 +1,33 @@
+"""bars: the closed 1-minute bars of a minute from the bar source, validated.
+
+Rows that fail validation are not dropped: they go to bars_quarantine with their reason.
+"""
+
+import dagster as dg
+
+from vol_pipeline.defs.assets.common import SINGLE_RUN, spec_kwargs, window
+from vol_pipeline.defs.checks import contract_result, contract_spec, yield_checked
+from vol_pipeline.defs.metadata import summary
+from vol_pipeline.defs.resources import BarSourceResource
+from vol_pipeline.schemas import BARS_SCHEMA
+
+def build_bars(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        outs={
+            "bars": dg.AssetOut(**spec_kwargs("bars", "Closed 1-minute OHLCV bars, UTC bar start; one partition per market minute.")),
+            "bars_quarantine": dg.AssetOut(**spec_kwargs(
+                "bars_quarantine", "Source rows rejected by bar validation, kept with the reason (column and check).")),
+        },
+        check_specs=[contract_spec("bars")],
+        partitions_def=partitions,
+        backfill_policy=SINGLE_RUN,
+        name="bars_from_source",
+    )
+    def bars_from_source(context: dg.AssetExecutionContext, bar_source: BarSourceResource):
+        start, end = window(context)
+        valid, quarantine = bar_source.source.fetch(start, end), bar_source.source.rejected(start, end)
+        yield from yield_checked([contract_result("bars", valid, BARS_SCHEMA)])
+        yield dg.Output(valid, "bars", metadata=summary("bars", valid))
+        yield dg.Output(quarantine, "bars_quarantine", metadata=summary("bars_quarantine", quarantine))
+
+    return bars_from_source

@@ -1,0 +1,27 @@
+"""What every minute asset shares: group, owners, kinds, backfill policy and metadata."""
+
+from datetime import datetime
+
+import dagster as dg
+
+from vol_pipeline.defs.metadata import column_schema
+from vol_pipeline.defs.resources import utc_window
+
+GROUP = "minute_pipeline"
+OWNERS = ["team:quant-ops"]
+KINDS = {"polars", "duckdb"}
+# A range of minutes runs as one run: the fast path for history (replay, backfills).
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+
+def spec_kwargs(table: str, description: str) -> dict:
+    return {
+        "description": description,
+        "group_name": GROUP,
+        "owners": OWNERS,
+        "kinds": KINDS,
+        "metadata": {"dagster/column_schema": column_schema(table), "dagster/table_name": f"warehouse.{table}"},
+    }
+
+def window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
+    """UTC [start, end) of the run's partition or partition range."""
+    return utc_window(context.partition_time_window)

@@ -1,0 +1,39 @@
+"""recommendations: actionable signals after the 15-minute per-ticker cooldown.
+
+The cooldown needs the recommendations made just before this window; they are read from
+the warehouse (not declared as a self-dependency, which would serialise backfills).
+"""
+
+from datetime import timedelta
+
+import dagster as dg
+import polars as pl
+
+from vol_pipeline.core.recommendations import recommend
+from vol_pipeline.defs.assets.common import SINGLE_RUN, spec_kwargs, window
+from vol_pipeline.defs.assets.signals import RULES
+from vol_pipeline.defs.checks import confidence_result, confidence_spec, contract_result, contract_spec, yield_checked
+from vol_pipeline.defs.metadata import summary
+from vol_pipeline.defs.resources import WarehouseResource
+from vol_pipeline.schemas import recommendations_schema
+
+def build_recommendations(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="recommendations",
+        check_specs=[contract_spec("recommendations"), confidence_spec("recommendations")],
+        partitions_def=partitions,
+        backfill_policy=SINGLE_RUN,
+        **spec_kwargs("recommendations", "BUY/SELL recommendations with confidence = min(1, base_confidence x "
+                      "volume multiplier) and the reason JSON (its volume block shows the multiplier's origin)."),
+    )
+    def recommendations(context: dg.AssetExecutionContext, signals: pl.DataFrame, warehouse: WarehouseResource):
+        start, end = window(context)
+        prior = warehouse.get().read("recommendations", start - timedelta(minutes=RULES.cooldown_minutes), start)
+        recs = recommend(signals, prior, RULES)
+        yield from yield_checked([
+            contract_result("recommendations", recs, recommendations_schema(RULES)),
+            confidence_result("recommendations", recs, RULES),
+        ])
+        yield dg.Output(recs, metadata=summary("recommendations", recs))
+
+    return recommendations

@@ -1,0 +1,29 @@
+"""signals: one row per (ticker, minute) with lane_features, HOLD included, with its rule."""
+
+import dagster as dg
+import polars as pl
+
+from vol_pipeline.core.config import SignalRuleSet
+from vol_pipeline.core.signals import evaluate_signals
+from vol_pipeline.defs.assets.common import SINGLE_RUN, spec_kwargs
+from vol_pipeline.defs.checks import contract_result, contract_spec, yield_checked
+from vol_pipeline.defs.metadata import summary
+from vol_pipeline.schemas import signals_schema
+
+RULES = SignalRuleSet()
+
+def build_signals(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="signals",
+        check_specs=[contract_spec("signals")],
+        partitions_def=partitions,
+        backfill_policy=SINGLE_RUN,
+        **spec_kwargs("signals", f"Rule set {RULES.version}: direction, base confidence, volume multiplier and "
+                      "final confidence per ticker and minute; HOLD rows say why nothing was traded."),
+    )
+    def signals(lane_features: pl.DataFrame):
+        evaluated = evaluate_signals(lane_features, RULES)
+        yield from yield_checked([contract_result("signals", evaluated, signals_schema(RULES))])
+        yield dg.Output(evaluated, metadata=summary("signals", evaluated))
+
+    return signals

@@ -1,0 +1,64 @@
+"""The per-minute sensor: one run per closed minute that has bars (run_key = partition key).
+
+Default status: STOPPED locally (VOL_PIPELINE_ENV=local) so a fresh `dagster dev` does not
+start launching 390 runs a session until someone turns it on in the UI; RUNNING in prod.
+"""
+
+
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from vol_pipeline.core.calendar import MARKET_TZ, market_minutes_between, session_open_utc
+from vol_pipeline.core.minute_requests import SensorCursor, closed, minute_fingerprints, plan_requests
+from vol_pipeline.defs.partitions import partition_key
+from vol_pipeline.defs.resources import BarSourceResource
+
+MAX_RUNS_PER_TICK = 60  # catch-up pace after downtime: oldest minutes first, none skipped
+REVISION_MINUTES = 120  # late or revised bars re-request their minute within this window
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _first_minute(cursor: SensorCursor, now: datetime, partition_start: datetime) -> datetime | None:
+    """Where this tick looks from: the revision window before the cursor, or (first tick
+    ever) the open of today's session."""
+    if cursor.last is not None:
+        return max(cursor.last - timedelta(minutes=REVISION_MINUTES + 1), partition_start)
+    return session_open_utc(now.astimezone(ZoneInfo(MARKET_TZ)).date())
+
+
+def build_minute_sensor(job, partition_start: date, running: bool) -> dg.SensorDefinition:
+    start_minute = datetime.combine(partition_start, datetime.min.time(), timezone.utc)
+
+    @dg.sensor(
+        job=job,
+        minimum_interval_seconds=15,
+        default_status=dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED,
+        description=f"Requests one minute_job run per closed market minute with bars (run_key = partition key); "
+        f"catches up after downtime ({MAX_RUNS_PER_TICK} runs per tick, none skipped) and re-requests a minute "
+        f"whose bars change within {REVISION_MINUTES} minutes.",
+    )
+    def minute_sensor(context: dg.SensorEvaluationContext, bar_source: BarSourceResource):
+        now = utc_now()
+        cursor = SensorCursor.from_json(context.cursor)
+        first = _first_minute(cursor, now, start_minute)
+        minutes = [m for m in market_minutes_between(first, now) if closed(m, now)] if first else []
+        if not minutes:
+            return dg.SkipReason(f"no closed market minute since {first or 'today'}")
+        bars = bar_source.source.fetch(minutes[0], minutes[-1] + timedelta(minutes=1))
+        requests, next_cursor = plan_requests(minutes, minute_fingerprints(bars), cursor, MAX_RUNS_PER_TICK, REVISION_MINUTES)
+        run_requests = [
+            dg.RunRequest(
+                run_key=f"{partition_key(r.minute)}@{r.fingerprint}" if r.revision else partition_key(r.minute),
+                partition_key=partition_key(r.minute),
+                tags={"vol_pipeline/trigger": "revised_bars" if r.revision else "new_minute"},
+            )
+            for r in requests
+        ]
+        return dg.SensorResult(run_requests=run_requests, cursor=next_cursor.to_json())
+
+    return minute_sensor
