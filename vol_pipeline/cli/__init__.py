@@ -1,0 +1,86 @@
+"""The `vol-pipeline` command.
+
+Each subcommand's module is imported only when it runs: the pure-compute commands load
+polars and the core layer only (no Dagster, no pandera), so they start fast. Bad input
+ends in one line on stderr and a non-zero exit (see cli/errors.py), never a traceback.
+Every command that touches stored data honours VOL_PIPELINE_HOME.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from datetime import date
+
+from vol_pipeline.cli.errors import EXIT_BAD_INPUT, CliError
+
+TABLE_NAMES = ("bars", "bars_quarantine", "lane_features", "signals", "recommendations")
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _command(commands, name: str, handler: str, help_text: str) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vol-pipeline", description="Intraday equity volume signals.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    features = _command(commands, "features", "compute:features", "compute lane_features for a CSV/Parquet bar file")
+    features.add_argument("--bars", required=True, help="bar file (.csv or .parquet)")
+    features.add_argument("--out", required=True, help="output file (.csv or .parquet)")
+    features.add_argument("--prior-20", action="store_true", help="average the 20 bars BEFORE the current one")
+
+    generate = _command(commands, "generate", "compute:generate", "write deterministic synthetic NYSE bars")
+    generate.add_argument("--tickers", default="AAPL,MSFT,TSLA,GOOGL,AMZN,META,NVDA")
+    generate.add_argument("--start", type=_iso_date, required=True, help="first session on or after this date")
+    generate.add_argument("--days", type=int, default=1, help="number of sessions")
+    generate.add_argument("--seed", type=int, default=7)
+    generate.add_argument("--out", required=True, help="output file (.csv or .parquet)")
+
+    demo = _command(commands, "demo", "platform:demo",
+                    "materialize a synthetic session through the Dagster job into the embedded warehouse")
+    demo.add_argument("--session", type=_iso_date, help="NYSE session to run (default: the last one before today)")
+
+    replay = _command(commands, "replay", "platform:replay", "materialize every minute of a bar file through the Dagster job")
+    replay.add_argument("--bars", required=True, help="bar file (.csv or .parquet)")
+
+    export = _command(commands, "export", "tables:export", "write a warehouse table to a .parquet or .csv file")
+    export.add_argument("table", choices=TABLE_NAMES)
+    export.add_argument("--out", required=True, help="output file (.csv or .parquet)")
+
+    _command(commands, "status", "tables:status", "volume data per ticker and the newest recommendations (read-only)")
+
+    explain = _command(commands, "explain", "tables:explain", "show how one recommendation's confidence was derived")
+    explain.add_argument("id", help="recommendation id, e.g. AAPL-20261123T1430Z")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from vol_pipeline.core.errors import BadInputError
+
+    args = build_parser().parse_args(argv)
+    module, function = args.handler.split(":")
+    handler = getattr(importlib.import_module(f"vol_pipeline.cli.{module}"), function)
+    try:
+        print(handler(args))
+    except CliError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.code
+    except BadInputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""`demo` and `replay`: materialize minutes through the Dagster job into the warehouse."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+from vol_pipeline.cli.errors import CliError
+from vol_pipeline.settings import Settings, market_today
+
+RUN_MINUTES = 30  # minutes per run: a progress step, and a small single-run range
+WARM_UP_MINUTES = 240  # bars before the first minute, so lane_features has history there
+
+
+def settings_from_env() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValueError as error:
+        raise CliError(str(error)) from None
+
+
+class Progress:
+    """A one-line progress bar on stderr."""
+
+    def __init__(self, total: int, label: str, width: int = 30):
+        self.total, self.label, self.width, self.done = total, label, width, 0
+
+    def __call__(self, minutes: int) -> None:
+        self.done += minutes
+        filled = self.width * self.done // max(self.total, 1)
+        bar = "#" * filled + "." * (self.width - filled)
+        end = "\n" if self.done >= self.total else ""
+        print(f"\r{self.label} [{bar}] {self.done}/{self.total} minutes", end=end, file=sys.stderr, flush=True)
+
+
+def _run(settings: Settings, minutes: list[datetime], label: str, warm_up: list[datetime] = ()) -> str:
+    from vol_pipeline.definitions import build_definitions
+    from vol_pipeline.runs import cli_instance, contiguous_ranges, failure_message, materialize_ranges
+
+    defs = build_definitions(settings)
+    instance = cli_instance(settings)
+    if warm_up:
+        results = materialize_ranges(defs, instance, contiguous_ranges(warm_up, 390), selection=["bars", "bars_quarantine"])
+        if not results[-1].success:
+            raise CliError(failure_message(results[-1]), code=1)
+    ranges = contiguous_ranges(minutes, RUN_MINUTES)
+    results = materialize_ranges(defs, instance, ranges, on_progress=Progress(len(minutes), label))
+    if results and not results[-1].success:
+        raise CliError(failure_message(results[-1]), code=1)
+    return f"{len(results)} run(s) of minute_job, last run id {results[-1].run_id}" if results else "nothing to run"
+
+
+def _summary(settings: Settings, start: datetime, end: datetime) -> str:
+    from vol_pipeline.cli.tables import warehouse
+    import polars as pl
+
+    store = warehouse(settings)
+    counts = {name: store.read(name, start, end).height for name in ("bars", "bars_quarantine", "lane_features", "signals")}
+    recs = store.read("recommendations", start, end)
+    lines = [f"  {name}: {rows} rows" for name, rows in counts.items()]
+    lines.append(f"  recommendations: {recs.height} rows")
+    if recs.height:
+        from vol_pipeline.core.volume import multiplier_bucket
+
+        buckets = recs.group_by(multiplier_bucket(pl.col("volume_mult")).alias("bucket")).len().sort("bucket")
+        lines.append("  volume multiplier buckets: " + ", ".join(f"{b} {n}" for b, n in buckets.iter_rows()))
+        top = recs.sort("confidence", descending=True).row(0, named=True)
+        lines.append(f"  top: {top['id']} {top['action']} {top['instrument_type']} confidence {top['confidence']:.3f} "
+                     f"(base {top['base_confidence']:.3f} x volume {top['volume_mult']})  -> vol-pipeline explain {top['id']}")
+    return "\n".join(lines)
+
+
+def _ui_hint(settings: Settings, extra_env: str = "") -> str:
+    return (
+        "Open the Dagster UI on the same data:\n"
+        f"  {extra_env}VOL_PIPELINE_HOME={settings.home} DAGSTER_HOME={settings.dagster_home} "
+        ".venv/bin/dagster dev -w workspace.yaml\n"
+        "then http://127.0.0.1:3000 : Assets -> recommendations -> Partitions."
+    )
+
+
+def demo(args: argparse.Namespace) -> str:
+    from vol_pipeline.core.calendar import market_minutes_between, market_minutes_back, sessions_between
+
+    settings = settings_from_env()
+    today = market_today()
+    session = args.session or sessions_between(today - timedelta(days=10), today - timedelta(days=1))[-1]
+    if not sessions_between(session, session):
+        raise CliError(f"--session {session}: not an NYSE session (weekend or holiday)")
+    if session >= today:
+        raise CliError(f"--session {session}: pick a session that has closed (before {today})")
+    day_start = datetime.combine(session, datetime.min.time(), timezone.utc)
+    minutes = market_minutes_between(day_start, day_start + timedelta(days=1))
+    warm_start = market_minutes_back(minutes[0], WARM_UP_MINUTES)
+    warm_up = market_minutes_between(warm_start, minutes[0])
+    settings = replace(settings, partition_start=min(settings.partition_start, warm_start.date()))
+    runs = _run(settings, minutes, f"session {session}", warm_up)
+    end = minutes[-1] + timedelta(minutes=1)
+    start_env = f"VOL_PIPELINE_PARTITION_START={settings.partition_start} " if args.session else ""
+    return (
+        f"Materialized NYSE session {session} ({len(minutes)} minutes, synthetic bars for "
+        f"{', '.join(settings.tickers)}) into {settings.warehouse_path}: {runs}.\n"
+        f"{_summary(settings, minutes[0], end)}\n{_ui_hint(settings, start_env)}"
+    )
+
+
+def replay(args: argparse.Namespace) -> str:
+    from vol_pipeline.core.calendar import market_minutes_between
+    from vol_pipeline.sources.replay import ReplayBarSource
+
+    source = ReplayBarSource(args.bars)  # validates the whole file; raises BadInputError if unusable
+    valid = source.validation.valid
+    if valid.is_empty():
+        raise CliError(f"{args.bars}: no valid bars to replay ({source.validation.summary()})")
+    first, last = valid["ts"].min(), valid["ts"].max()
+    market = set(market_minutes_between(first, last + timedelta(minutes=1)))
+    present = sorted(set(valid["ts"].to_list()))
+    minutes = [m for m in present if m in market]
+    outside = len(present) - len(minutes)
+    env_settings = settings_from_env()
+    settings = replace(env_settings, bars_file=source.path, partition_start=min(env_settings.partition_start, first.date()))
+
+    from vol_pipeline.cli.tables import warehouse
+
+    warehouse(settings).replace_unplaced(str(source.path), source.unplaced.drop("minute_ts", "source"))
+    runs = _run(settings, minutes, f"replay {source.path.name}") if minutes else "no market minute in the file"
+    notes = [f"Replayed {len(minutes)} market minutes of {source.path} into {settings.warehouse_path}: {runs}."]
+    if outside:
+        notes.append(f"{outside} minute(s) with bars outside NYSE regular sessions were not materialized (no partition).")
+    if source.validation.rejected.height:
+        notes.append(f"{source.validation.summary()}; rejected rows are in bars_quarantine "
+                     f"(vol-pipeline export bars_quarantine --out FILE).")
+    notes.append(_summary(settings, minutes[0], minutes[-1] + timedelta(minutes=1)) if minutes else "")
+    env = f"VOL_PIPELINE_PARTITION_START={settings.partition_start} VOL_PIPELINE_BARS_FILE={source.path} "
+    notes.append(_ui_hint(settings, env))
+    return "\n".join(n for n in notes if n)
+

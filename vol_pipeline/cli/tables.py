@@ -1,0 +1,108 @@
+"""Read-only commands on the warehouse: `export`, `status` and `explain`.
+
+They run fixed, parameterised queries through the Warehouse interface; no command
+accepts SQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import timedelta
+
+import polars as pl
+
+from vol_pipeline.cli.errors import CliError
+from vol_pipeline.settings import Settings
+from vol_pipeline.storage.warehouse import Warehouse
+
+RECENT_RECOMMENDATIONS = 10
+
+
+def warehouse(settings: Settings) -> Warehouse:
+    from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse
+
+    return DuckDBWarehouse(settings.warehouse_path)
+
+
+def _settings() -> Settings:
+    from vol_pipeline.cli.platform import settings_from_env
+
+    return settings_from_env()
+
+
+def export(args: argparse.Namespace) -> str:
+    from vol_pipeline.sources.files import write_frame
+
+    settings = _settings()
+    frame = warehouse(settings).read(args.table)
+    write_frame(frame, args.out)
+    return f"wrote {frame.height} rows of {args.table} from {settings.warehouse_path} to {args.out}"
+
+
+def _table(frame: pl.DataFrame) -> str:
+    with pl.Config(tbl_rows=50, tbl_cols=20, tbl_width_chars=160, fmt_str_lengths=60, tbl_hide_dataframe_shape=True):
+        return str(frame)
+
+
+def status(args: argparse.Namespace) -> str:
+    settings = _settings()
+    store = warehouse(settings)
+    coverage = store.volume_coverage()
+    recent = store.read("recommendations", newest_first=RECENT_RECOMMENDATIONS)
+    volume = pl.col("reason").str.json_path_match("$.volume.assessment").alias("assessment")
+    shown = recent.select("id", "action", "instrument_type", "base_confidence", "volume_ratio", "volume_mult", volume, "confidence")
+    return (
+        f"warehouse: {settings.warehouse_path}\n\nlane_features rows with volume data, per ticker:\n{_table(coverage)}\n\n"
+        f"newest {RECENT_RECOMMENDATIONS} recommendations with their volume block:\n{_table(shown)}"
+    )
+
+
+def explain(args: argparse.Namespace) -> str:
+    from vol_pipeline.core.calendar import market_minutes_back
+    from vol_pipeline.core.config import FeatureConfig
+    from vol_pipeline.defs.partitions import partition_key
+
+    settings = _settings()
+    store = warehouse(settings)
+    found = store.read("recommendations", equals={"id": args.id})
+    if found.is_empty():
+        raise CliError(f"no recommendation with id {args.id!r} in {settings.warehouse_path} (see vol-pipeline status)")
+    rec = found.row(0, named=True)
+    ticker, ts = rec["ticker"], rec["ts"]
+    minute_end = ts + timedelta(minutes=1)
+    features = store.read("lane_features", ts, minute_end, equals={"ticker": ticker})
+    window = FeatureConfig().volume_window
+    bars = store.read("bars", market_minutes_back(ts, 4 * window), minute_end, equals={"ticker": ticker}).tail(window)
+    reason = json.loads(rec["reason"])
+    key = partition_key(ts)
+    lines = [
+        f"recommendation {rec['id']}: {rec['action']} {rec['instrument_type']} ({rec['rule']}, rule set {rec['rule_version']})",
+        f"partition: {key} (bar {ts:%Y-%m-%d %H:%M} UTC); Dagster run: {_run_id(settings, key)}",
+        "",
+        f"bars used for the volume average (last {window} bars of {ticker}, current included):",
+        _table(bars.select("ts", "open", "high", "low", "close", "volume")),
+        "",
+        "volume features (lane_features):",
+        _table(features.select("volume_current", "volume_avg_20", "volume_ratio", "volume_surge", "close", "sma20", "sma50", "vol_ratio", "trend_state")),
+        "",
+        f"volume multiplier: volume_ratio {rec['volume_ratio']} -> x{rec['volume_mult']} ({reason['volume']['assessment']})",
+        f"base confidence {rec['base_confidence']:.4f} from components {json.dumps(reason['confidence_components'])}",
+        f"confidence = min(1, {rec['base_confidence']:.4f} x {rec['volume_mult']}) = {rec['confidence']:.4f}",
+    ]
+    return "\n".join(lines)
+
+
+def _run_id(settings: Settings, key: str) -> str:
+    """The run that last materialized this recommendations partition, from the CLI instance."""
+    if not (settings.dagster_home / "dagster.yaml").exists():
+        return "unknown (no Dagster instance under VOL_PIPELINE_HOME)"
+    import dagster as dg
+
+    from vol_pipeline.runs import cli_instance
+
+    with cli_instance(settings) as instance:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("recommendations"), asset_partitions=[key]), limit=1
+        ).records
+    return records[0].run_id if records else "unknown (not materialized through this instance)"

@@ -1,0 +1,92 @@
+"""Running the minute job from the CLI: the Dagster instance under VOL_PIPELINE_HOME and
+single-run materializations of minute ranges.
+
+The CLI's instance is the same one `dagster dev` shows when started with
+DAGSTER_HOME=$VOL_PIPELINE_HOME/dagster, so runs made here appear in the UI.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+
+import dagster as dg
+
+from vol_pipeline.core.calendar import market_minutes_between
+from vol_pipeline.defs.jobs import MINUTE_JOB
+from vol_pipeline.defs.partitions import partition_key
+from vol_pipeline.settings import Settings
+
+INSTANCE_YAML = "# vol_pipeline's CLI instance: SQLite storage in this folder, no server.\ntelemetry:\n  enabled: false\n"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+# The CLI shows a progress bar; step-by-step logs stay in the instance (and the UI).
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# backfill_policy and partitioned checks are marked beta/preview by Dagster; said once in
+# docs/DESIGN.md rather than on every CLI run.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+
+def cli_instance(settings: Settings) -> dg.DagsterInstance:
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(INSTANCE_YAML)
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def contiguous_ranges(minutes: Iterable[datetime], max_minutes: int) -> list[tuple[datetime, datetime]]:
+    """Split market minutes into runs of consecutive market minutes (first, last), each at
+    most `max_minutes` long: the ranges single-run materializations can cover."""
+    wanted = sorted(set(minutes))
+    if not wanted:
+        return []
+    market = market_minutes_between(wanted[0], wanted[-1] + timedelta(minutes=1))
+    position = {m: i for i, m in enumerate(market)}
+    ranges: list[tuple[datetime, datetime]] = []
+    first = previous = wanted[0]
+    for minute in wanted[1:]:
+        if position[minute] != position[previous] + 1 or position[minute] - position[first] >= max_minutes:
+            ranges.append((first, previous))
+            first = minute
+        previous = minute
+    ranges.append((first, previous))
+    return ranges
+
+
+def materialize_ranges(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    ranges: Sequence[tuple[datetime, datetime]],
+    selection: Sequence[str] | None = None,
+    on_progress: Callable[[int], None] = lambda minutes: None,
+) -> list[dg.ExecuteInProcessResult]:
+    """One in-process run of the minute job per range, in order (the cooldown reads the
+    recommendations of earlier minutes). Stops at the first failed run."""
+    job = defs.resolve_job_def(MINUTE_JOB)
+    results = []
+    for first, last in ranges:
+        tags = {RANGE_START_TAG: partition_key(first), RANGE_END_TAG: partition_key(last), "vol_pipeline/trigger": "cli"}
+        keys = [dg.AssetKey(name) for name in selection] if selection else None
+        result = job.execute_in_process(
+            run_config=QUIET_RUN_CONFIG, instance=instance, tags=tags, asset_selection=keys, raise_on_error=False
+        )
+        results.append(result)
+        if not result.success:
+            break
+        on_progress(len(market_minutes_between(first, last + timedelta(minutes=1))))
+    return results
+
+
+def failure_message(result: dg.ExecuteInProcessResult) -> str:
+    """The first step failure of a run, as one line."""
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            while error.cause is not None and error.cls_name.startswith("Dagster"):
+                error = error.cause
+            return f"run {result.run_id} failed in {event.step_key}: {error.message.strip().splitlines()[0]}"
+    return f"run {result.run_id} failed"
