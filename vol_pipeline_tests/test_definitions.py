@@ -1,14 +1,15 @@
-"""The code location that workspace.yaml points at loads."""
+"""The code location that workspace.yaml points at loads, with the platform's shape."""
 
 import re
+from pathlib import Path
 
 import dagster as dg
 import yaml
-from pathlib import Path
 
 from vol_pipeline.definitions import defs
 
 ROOT = Path(__file__).resolve().parents[1]
+MINUTE_ASSETS = {"bars", "bars_quarantine", "lane_features", "signals", "recommendations"}
 
 
 def test_workspace_points_at_the_definitions_module():
@@ -20,6 +21,44 @@ def test_workspace_points_at_the_definitions_module():
 def test_definitions_load():
     assert isinstance(defs, dg.Definitions)
     dg.Definitions.validate_loadable(defs)
+
+
+def test_repo_root_instance_needs_no_server():
+    config = yaml.safe_load((ROOT / "dagster.yaml").read_text()) or {}
+    assert not {"storage", "run_storage", "event_log_storage", "schedule_storage"} & set(config)
+
+
+def test_minute_assets_are_partitioned_described_and_typed():
+    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    assert MINUTE_ASSETS <= set(specs)
+    for name in MINUTE_ASSETS:
+        spec = specs[name]
+        assert isinstance(spec.partitions_def, dg.TimeWindowPartitionsDefinition), name
+        assert spec.description and spec.group_name == "minute_pipeline" and spec.owners == ["team:quant-ops"]
+        assert {"polars", "duckdb"} <= set(spec.kinds)
+        columns = [c.name for c in spec.metadata["dagster/column_schema"].columns]
+        assert "ticker" in columns, name
+    assert "volume_ratio" in [c.name for c in specs["lane_features"].metadata["dagster/column_schema"].columns]
+
+
+def test_graph_edges_follow_the_chain():
+    graph = defs.resolve_asset_graph()
+    parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in graph.get_all_asset_keys()}
+    assert parents["lane_features"] == {"bars"}
+    assert parents["signals"] == {"lane_features"}
+    assert parents["recommendations"] == {"signals"}
+
+
+def test_every_asset_has_a_blocking_contract_check_and_recommendations_the_formula_check():
+    checks = {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
+    for name in ("bars", "lane_features", "signals", "recommendations"):
+        assert (name, "pandera_contract") in checks
+    assert ("recommendations", "confidence_formula") in checks
+
+
+def test_minute_job_runs_in_process():
+    job = defs.resolve_job_def("minute_job")
+    assert job.executor_def.name == dg.in_process_executor.name
 
 
 def test_core_layer_has_no_dagster_import():
