@@ -49,13 +49,9 @@ def session_minutes_utc(session: date) -> np.ndarray:
 
 
 
-def closed_weekday_minutes(start: date, end: date) -> list[datetime]:
-    """Minutes of 09:30-15:59 (New York wall time, naive) on weekdays between start and end
-    inclusive when NYSE is closed: whole holidays and the afternoons of half days.
-
-    Weekday market minutes minus these are exactly the NYSE regular sessions. Runs once
-    when the partitions are built (about 5k minutes a year), not per bar.
-    """
+def weekday_closures(start: date, end: date) -> list[tuple[date, time]]:
+    """Weekdays between start and end inclusive when NYSE closes before 16:00 New York
+    time, with the time it closes: 09:30 for a holiday, e.g. 13:00 for a half day."""
     import pandas as pd
 
     cal = _calendar()
@@ -64,11 +60,14 @@ def closed_weekday_minutes(start: date, end: date) -> list[datetime]:
         return []
     sessions = cal.sessions_in_range(weekdays[0], weekdays[-1])
     local_close = cal.schedule.loc[sessions, "close"].dt.tz_convert(MARKET_TZ).dt.time
-    closed: list[datetime] = []
-    for day in weekdays:
-        closes_at = local_close.get(day, REGULAR_OPEN)  # a holiday "closes" at the open
-        closed.extend(_minutes(day.date(), closes_at, REGULAR_CLOSE))
-    return closed
+    closes = [(day.date(), local_close.get(day, REGULAR_OPEN)) for day in weekdays]
+    return [(day, closes_at) for day, closes_at in closes if closes_at < REGULAR_CLOSE]
+
+
+def closed_weekday_minutes(start: date, end: date) -> list[datetime]:
+    """The 09:30-15:59 minutes (New York wall time, naive) of `weekday_closures`: weekday
+    market minutes minus these are exactly the NYSE regular sessions."""
+    return [m for day, closes_at in weekday_closures(start, end) for m in _minutes(day, closes_at, REGULAR_CLOSE)]
 
 
 def _minutes(day: date, first: time, end: time) -> list[datetime]:
