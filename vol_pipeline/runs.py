@@ -7,7 +7,6 @@ DAGSTER_HOME=$VOL_PIPELINE_HOME/dagster, so runs made here appear in the UI.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -23,10 +22,6 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 # The CLI shows a progress bar; step-by-step logs stay in the instance (and the UI).
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-# backfill_policy and partitioned checks are marked beta/preview by Dagster; said once in
-# docs/DESIGN.md rather than on every CLI run.
-warnings.filterwarnings("ignore", category=dg.BetaWarning)
-warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 
 def cli_instance(settings: Settings) -> dg.DagsterInstance:

@@ -22,16 +22,17 @@ CONTRACT = "pandera_contract"
 CONFIDENCE_FORMULA = "confidence_formula"
 
 
-def contract_spec(asset: str) -> dg.AssetCheckSpec:
+def contract_spec(asset: str, partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+    # partitions_def: a single-minute run records the result against its own partition.
     return dg.AssetCheckSpec(
-        CONTRACT, asset=asset, blocking=True,
+        CONTRACT, asset=asset, blocking=True, partitions_def=partitions,
         description=f"Every row written to {asset} satisfies its pandera.polars contract (vol_pipeline/schemas.py).",
     )
 
 
-def confidence_spec(asset: str) -> dg.AssetCheckSpec:
+def confidence_spec(asset: str, partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(
-        CONFIDENCE_FORMULA, asset=asset, blocking=True,
+        CONFIDENCE_FORMULA, asset=asset, blocking=True, partitions_def=partitions,
         description="Recomputes confidence = min(1, base_confidence * multiplier(volume_ratio)) on every recommendation.",
     )
 

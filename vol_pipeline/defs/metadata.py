@@ -65,9 +65,16 @@ def _markdown(frame: pl.DataFrame) -> str:
     return header + "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in frame.iter_rows())
 
 
-def summary(table_name: str, frame: pl.DataFrame) -> dict:
-    """Materialization metadata: row count plus what people look at for each table."""
-    meta: dict = {"dagster/row_count": frame.height, **column_lineage(table_name)}
+def summary(table_name: str, frame: pl.DataFrame, minutes: int) -> dict:
+    """Materialization metadata: row count plus what people look at for each table.
+
+    A range run (`minutes` > 1) yields one output whose metadata Dagster copies onto every
+    minute of the range, so its counts are labelled as the window's, not the minute's.
+    """
+    count_key = "dagster/row_count" if minutes == 1 else "window_row_count"
+    meta: dict = {count_key: frame.height, **column_lineage(table_name)}
+    if minutes > 1:
+        meta["window_minutes"] = minutes
     if "ticker" in frame.columns and frame.height:
         meta["tickers"] = frame["ticker"].n_unique()
     if table_name == "lane_features" and frame.height:

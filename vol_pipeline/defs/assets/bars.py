@@ -18,7 +18,7 @@ def build_bars(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
             "bars_quarantine": dg.AssetOut(**spec_kwargs(
                 "bars_quarantine", "Source rows rejected by bar validation, kept with the reason (column and check).")),
         },
-        check_specs=[contract_spec("bars")],
+        check_specs=[contract_spec("bars", partitions)],
         partitions_def=partitions,
         backfill_policy=SINGLE_RUN,
         name="bars_from_source",
@@ -27,7 +27,8 @@ def build_bars(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         start, end = window(context)
         valid, quarantine = bar_source.source.fetch(start, end), bar_source.source.rejected(start, end)
         yield from yield_checked([contract_result("bars", valid, BARS_SCHEMA)])
-        yield dg.Output(valid, "bars", metadata=summary("bars", valid))
-        yield dg.Output(quarantine, "bars_quarantine", metadata=summary("bars_quarantine", quarantine))
+        minutes = len(context.partition_keys)
+        yield dg.Output(valid, "bars", metadata=summary("bars", valid, minutes))
+        yield dg.Output(quarantine, "bars_quarantine", metadata=summary("bars_quarantine", quarantine, minutes))
 
     return bars_from_source

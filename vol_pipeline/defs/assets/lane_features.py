@@ -28,7 +28,7 @@ def build_lane_features(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinit
     @dg.asset(
         name="lane_features",
         deps=["bars"],
-        check_specs=[contract_spec("lane_features")],
+        check_specs=[contract_spec("lane_features", partitions)],
         partitions_def=partitions,
         backfill_policy=SINGLE_RUN,
         **spec_kwargs("lane_features", "SMA20/50, volatility and the volume features (volume_current, volume_avg_20, "
@@ -39,6 +39,7 @@ def build_lane_features(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinit
         bars = warehouse.get().read("bars", market_minutes_back(start, LOOKBACK_MINUTES - 1), end)
         features = lane_features_between(bars, start, end, FEATURES)
         yield from yield_checked([contract_result("lane_features", features, lane_features_schema(FEATURES))])
-        yield dg.Output(features, metadata={**summary("lane_features", features), "bars_read": bars.height})
+        metadata = summary("lane_features", features, len(context.partition_keys))
+        yield dg.Output(features, metadata={**metadata, "bars_read": bars.height})
 
     return lane_features

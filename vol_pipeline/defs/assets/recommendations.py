@@ -20,7 +20,7 @@ from vol_pipeline.schemas import recommendations_schema
 def build_recommendations(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name="recommendations",
-        check_specs=[contract_spec("recommendations"), confidence_spec("recommendations")],
+        check_specs=[contract_spec("recommendations", partitions), confidence_spec("recommendations", partitions)],
         partitions_def=partitions,
         backfill_policy=SINGLE_RUN,
         **spec_kwargs("recommendations", "BUY/SELL recommendations with confidence = min(1, base_confidence x "
@@ -34,6 +34,6 @@ def build_recommendations(partitions: dg.PartitionsDefinition) -> dg.AssetsDefin
             contract_result("recommendations", recs, recommendations_schema(RULES)),
             confidence_result("recommendations", recs, RULES),
         ])
-        yield dg.Output(recs, metadata=summary("recommendations", recs))
+        yield dg.Output(recs, metadata=summary("recommendations", recs, len(context.partition_keys)))
 
     return recommendations

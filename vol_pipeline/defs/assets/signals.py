@@ -15,15 +15,15 @@ RULES = SignalRuleSet()
 def build_signals(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name="signals",
-        check_specs=[contract_spec("signals")],
+        check_specs=[contract_spec("signals", partitions)],
         partitions_def=partitions,
         backfill_policy=SINGLE_RUN,
         **spec_kwargs("signals", f"Rule set {RULES.version}: direction, base confidence, volume multiplier and "
                       "final confidence per ticker and minute; HOLD rows say why nothing was traded."),
     )
-    def signals(lane_features: pl.DataFrame):
+    def signals(context: dg.AssetExecutionContext, lane_features: pl.DataFrame):
         evaluated = evaluate_signals(lane_features, RULES)
         yield from yield_checked([contract_result("signals", evaluated, signals_schema(RULES))])
-        yield dg.Output(evaluated, metadata=summary("signals", evaluated))
+        yield dg.Output(evaluated, metadata=summary("signals", evaluated, len(context.partition_keys)))
 
     return signals
