@@ -20,7 +20,7 @@ class ReplayBarSource:
     name = "replay"
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
+        self.path = Path(path).resolve()  # one file, one quarantine source key, however it is spelled
         try:
             self.validation: BarValidation = validate_bars(read_bar_file(self.path))
         except BadInputError as error:
