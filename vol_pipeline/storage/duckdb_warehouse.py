@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -89,6 +89,7 @@ class DuckDBWarehouse:
     def replace(self, table_name: str, frame: pl.DataFrame, start: datetime, end: datetime) -> None:
         tbl = table(table_name)
         rows = frame.select(list(tbl.columns)).cast(tbl.columns)
+        start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
         column = tbl.partition_column
         outside = rows.filter(pl.col(column).is_null() | (pl.col(column) < start) | (pl.col(column) >= end))
         if outside.height:
