@@ -118,10 +118,19 @@ def _sorted_by_ticker_ts(bars: pl.DataFrame) -> bool:
 
 
 def _scaled_return(close_units: pl.Expr) -> pl.Expr:
-    """Simple return to the previous bar as Int128 fixed point (null on the first bar)."""
+    """Simple return to the previous bar as Int64 fixed point (null on the first bar).
+
+    |return| <= MAX_ABS_RETURN, so a return is at most 1e16 units and a window of up to
+    119 of them sums to at most 1.19e18: inside Int64. Only squares need Int128.
+    """
     previous = close_units.shift(1)
     ret = _divide(close_units - previous, previous).clip(-1.0, MAX_ABS_RETURN)
-    return (ret * RETURN_SCALE).round().cast(pl.Int128)
+    return (ret * RETURN_SCALE).round().cast(pl.Int64)
+
+
+def _square(ret: pl.Expr) -> pl.Expr:
+    wide = ret.cast(pl.Int128)
+    return wide * wide
 
 
 def _full_sums(prepared: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
@@ -129,37 +138,36 @@ def _full_sums(prepared: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
 
     A window of W rows ending at row i is cs[i] - cs[i - W]; it stays inside the ticker
     whenever the bar number is >= W, which the min_bars gate guarantees for full windows.
-    Int128 addition wraps, so these differences are exact even if a cumulative sum overflows.
+    The baseline window is shorter than 120 closes early in a ticker's history: it then
+    starts at the ticker's first bar, whose cumulative sums are carried forward (no gather).
+    Integer addition wraps, so these differences are exact even if a cumulative sum overflows.
     """
     row = pl.int_range(pl.len(), dtype=pl.Int64)
-    first_of_ticker = pl.col("ticker") != pl.col("ticker").shift(1)
-    ret = pl.when(first_of_ticker.not_()).then(_scaled_return(pl.col("close_units"))).otherwise(0)
+    first_of_ticker = (pl.col("ticker") != pl.col("ticker").shift(1)).fill_null(True)
     vol = pl.col("volume")
     frame = prepared.with_columns(
+        first=first_of_ticker,
         row=row,
-        ticker_start=pl.when(first_of_ticker.fill_null(True)).then(row).forward_fill(),
-        ret=ret.fill_null(0).cast(pl.Int128),
+        ret=pl.when(first_of_ticker).then(0).otherwise(_scaled_return(pl.col("close_units"))),
+    ).with_columns(
+        bar_no=pl.col("row") - pl.when("first").then("row").forward_fill() + 1,
+        cs_ret=pl.col("ret").cum_sum(),
+        cs_ret2=_square(pl.col("ret")).cum_sum(),
         cs_close=pl.col("close_units").cum_sum(),
         cs_vol=vol.fill_null(0).cum_sum(),
         cs_vol_nulls=vol.is_null().cast(pl.Int64).cum_sum(),
-    ).with_columns(
-        bar_no=pl.col("row") - pl.col("ticker_start") + 1,
-        cs_ret=pl.col("ret").cum_sum(),
-        cs_ret2=(pl.col("ret") * pl.col("ret")).cum_sum(),
     )
 
     def window(cs: str, width: int, lag: int = 0) -> pl.Expr:
         return pl.col(cs).shift(lag, fill_value=0) - pl.col(cs).shift(lag + width, fill_value=0)
 
-    def back_to(cs: str, n_rows: pl.Expr) -> pl.Expr:
-        # Sum of the last n_rows values ending at this row, n_rows varying per row.
-        before = pl.col("row") - n_rows
-        cs_before = pl.when(before >= 0).then(pl.col(cs).gather(before.clip(lower_bound=0))).otherwise(0)
-        return pl.col(cs) - cs_before
+    def baseline(cs: str) -> pl.Expr:
+        # The first bar's return is 0, so its cumulative sum is the sum before the ticker.
+        at_ticker_start = pl.when("first").then(pl.col(cs)).forward_fill()
+        full = pl.col("bar_no") >= cfg.baseline_closes
+        return pl.when(full).then(window(cs, cfg.baseline_closes - 1)).otherwise(pl.col(cs) - at_ticker_start)
 
-    base_closes = pl.min_horizontal(pl.col("bar_no"), pl.lit(cfg.baseline_closes, pl.Int64))
     volume_lag = 1 if cfg.volume_prior_bars else 0
-    # Sums are taken before the min_bars filter: gather indexes rows of this frame.
     return (
         frame.with_columns(
             sum_short=window("cs_close", cfg.sma_short),
@@ -168,9 +176,9 @@ def _full_sums(prepared: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
             recent_n=pl.col("bar_no").mul(0).add(cfg.recent_closes - 1),
             recent_s1=window("cs_ret", cfg.recent_closes - 1),
             recent_s2=window("cs_ret2", cfg.recent_closes - 1),
-            base_n=base_closes - 1,
-            base_s1=back_to("cs_ret", base_closes - 1),
-            base_s2=back_to("cs_ret2", base_closes - 1),
+            base_n=pl.min_horizontal(pl.col("bar_no"), pl.lit(cfg.baseline_closes, pl.Int64)) - 1,
+            base_s1=baseline("cs_ret"),
+            base_s2=baseline("cs_ret2"),
             volume_current=pl.col("volume"),
             vol_sum=window("cs_vol", cfg.volume_window, volume_lag),
             vol_nulls=window("cs_vol_nulls", cfg.volume_window, volume_lag),
@@ -190,7 +198,7 @@ def _tail_sums(prepared: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
     def return_sums(closes: int) -> list[pl.Expr]:
         tail = units.tail(closes)
         ret = _scaled_return(tail).drop_nulls()
-        return [ret.len(), ret.sum(), (ret * ret).sum()]
+        return [ret.len(), ret.sum(), _square(ret).sum()]
 
     recent_n, recent_s1, recent_s2 = return_sums(cfg.recent_closes)
     base_n, base_s1, base_s2 = return_sums(cfg.baseline_closes)
@@ -238,9 +246,9 @@ def _divide(numerator: pl.Expr, denominator: pl.Expr | float) -> pl.Expr:
 
 def _sample_std(n: str, s1: str, s2: str) -> pl.Expr:
     """Sample std (ddof 1) from exact sums: var = (n*S2 - S1^2) / (n(n-1))."""
-    n_ = pl.col(n).cast(pl.Int128)
-    numerator = n_ * pl.col(s2) - pl.col(s1) * pl.col(s1)
-    variance_scaled = _divide(numerator, n_ * (n_ - 1))
+    s1_wide = pl.col(s1).cast(pl.Int128)
+    numerator = pl.col(n).cast(pl.Int128) * pl.col(s2) - s1_wide * s1_wide
+    variance_scaled = _divide(numerator, pl.col(n) * (pl.col(n) - 1))
     return pl.when(pl.col(n) >= 2).then(_divide(variance_scaled.sqrt(), RETURN_SCALE))
 
 
@@ -269,7 +277,8 @@ def _features_from_sums(sums: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
         distance_sma20=_divide(units * short - s_short, s_short),
         distance_sma50=_divide(units * long_ - s_long, s_long),
         # sma20 vs sma50 compared exactly: sum_short/short vs sum_long/long_.
-        trend_state=(s_short.cast(pl.Int128) * long_ - s_long.cast(pl.Int128) * short).sign().cast(pl.Int32),
+        # Int64 is enough: 50 closes of at most 1e14 units, times 50, is below 2.6e17.
+        trend_state=(s_short * long_ - s_long * short).sign().cast(pl.Int32),
         volume_avg_20=pl.when(has_volume).then(vol_sum // w),
         volume_ratio=pl.when(has_volume).then(volume_ratio),
         volume_surge=pl.when(has_volume).then((vol_sum > 0) & (current * w > 2 * vol_sum)),
