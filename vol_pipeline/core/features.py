@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 
 import polars as pl
 
+from vol_pipeline.core.bars import strictly_ordered
 from vol_pipeline.core.config import FeatureConfig
 
 PRICE_SCALE = 10**8  # closes enter the sums as integer multiples of 1e-8
@@ -102,19 +103,9 @@ def _prepared(bars: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     """Sorted bars with the integer columns every window sum is built from."""
     close_units = (pl.col("close") * PRICE_SCALE).round().cast(pl.Int64)
     frame = bars.lazy().select("ticker", "ts", "close", pl.col("volume").cast(pl.Int64))
-    if not (isinstance(bars, pl.DataFrame) and _sorted_by_ticker_ts(bars)):
+    if not (isinstance(bars, pl.DataFrame) and strictly_ordered(bars)):
         frame = frame.sort("ticker", "ts")
     return frame.with_columns(close_units=close_units)
-
-
-def _sorted_by_ticker_ts(bars: pl.DataFrame) -> bool:
-    """True when rows are already in (ticker, ts) order, as the warehouse returns them.
-
-    Checking costs a fraction of sorting by a string column (measured 60 ms at 2M rows).
-    """
-    ticker, ts = pl.col("ticker"), pl.col("ts")
-    in_order = (ticker > ticker.shift(1)) | ((ticker == ticker.shift(1)) & (ts > ts.shift(1)))
-    return bool(bars.select(in_order.slice(1).all()).item())
 
 
 def _scaled_return(close_units: pl.Expr) -> pl.Expr:
