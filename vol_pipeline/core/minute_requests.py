@@ -22,9 +22,11 @@ BAR_DURATION = timedelta(minutes=1)
 class SensorCursor:
     last: datetime | None = None  # newest minute already considered
     seen: dict[str, str] = field(default_factory=dict)  # minute ISO -> fingerprint requested
+    revisions: dict[str, int] = field(default_factory=dict)  # minute ISO -> revisions requested
 
     def to_json(self) -> str:
-        return json.dumps({"last": self.last.isoformat() if self.last else None, "seen": self.seen}, sort_keys=True)
+        last = self.last.isoformat() if self.last else None
+        return json.dumps({"last": last, "seen": self.seen, "revisions": self.revisions}, sort_keys=True)
 
     @staticmethod
     def from_json(text: str | None) -> "SensorCursor":
@@ -32,14 +34,16 @@ class SensorCursor:
             return SensorCursor()
         data = json.loads(text)
         last = datetime.fromisoformat(data["last"]) if data.get("last") else None
-        return SensorCursor(last=last, seen=dict(data.get("seen", {})))
+        return SensorCursor(last=last, seen=dict(data.get("seen", {})), revisions=dict(data.get("revisions", {})))
 
 
 @dataclass(frozen=True)
 class MinuteRequest:
     minute: datetime  # UTC bar start
     fingerprint: str
-    revision: bool  # True when the minute was requested before with other bars
+    # 0 for a minute's first request, then 1, 2, ... for each re-request: a run key must be
+    # new for every request (Dagster launches a run key once) and stable if a tick is retried.
+    revision: int
 
 
 def minute_fingerprints(bars: pl.DataFrame) -> dict[datetime, str]:
@@ -63,30 +67,41 @@ def plan_requests(
     max_per_tick: int,
     revision_minutes: int,
 ) -> tuple[list[MinuteRequest], SensorCursor]:
-    """Requests for this tick and the next cursor.
+    """Requests for this tick (at most `max_per_tick`) and the next cursor.
 
     `closed_minutes`: the market minutes, ascending, from at least `revision_minutes`
-    before cursor.last up to now, all closed.
+    before cursor.last up to now, all closed. Re-requests of changed minutes go first
+    (they are older); a change that does not fit this tick keeps its old fingerprint in
+    the cursor, so the next tick finds it again.
     """
-    key = _iso
+    already = [m for m in closed_minutes if cursor.last is not None and m <= cursor.last][-revision_minutes:]
+    changed = [m for m in already if m in fingerprints and cursor.seen.get(_iso(m)) != fingerprints[m]]
+    revised = changed[:max_per_tick]
     fresh = [m for m in closed_minutes if cursor.last is None or m > cursor.last]
     with_data = [m for m in fresh if m in fingerprints]
-    taken = with_data[:max_per_tick]
-    if len(with_data) > max_per_tick:
-        last = taken[-1]  # resume right after it next tick: nothing is skipped
+    taken = with_data[: max_per_tick - len(revised)]
+    if len(with_data) > len(taken):
+        last = taken[-1] if taken else cursor.last  # resume right after it next tick: nothing is skipped
     else:
         last = fresh[-1] if fresh else cursor.last
 
-    requests = [MinuteRequest(m, fingerprints[m], revision=False) for m in taken]
-    already = [m for m in closed_minutes if cursor.last is not None and m <= cursor.last][-revision_minutes:]
-    for minute in already:
-        fingerprint = fingerprints.get(minute)
-        if fingerprint is not None and cursor.seen.get(key(minute)) != fingerprint:
-            requests.append(MinuteRequest(minute, fingerprint, revision=True))
+    revisions = dict(cursor.revisions)
+    requests = [MinuteRequest(m, fingerprints[m], revision=0) for m in taken]
+    for minute in revised:
+        revisions[_iso(minute)] = revisions.get(_iso(minute), 0) + 1
+        requests.append(MinuteRequest(minute, fingerprints[minute], revision=revisions[_iso(minute)]))
 
     considered = [m for m in closed_minutes if last is not None and m <= last][-revision_minutes:]
-    seen = {key(m): fingerprints[m] for m in considered if m in fingerprints}
-    return sorted(requests, key=lambda r: r.minute), SensorCursor(last=last, seen=seen)
+    seen = {_iso(m): fingerprints[m] for m in considered if m in fingerprints}
+    for minute in changed[max_per_tick:]:  # not requested this tick: leave it looking changed
+        old = cursor.seen.get(_iso(minute))
+        if old is None:
+            seen.pop(_iso(minute), None)
+        else:
+            seen[_iso(minute)] = old
+    kept = {_iso(m) for m in considered}
+    next_cursor = SensorCursor(last=last, seen=seen, revisions={k: v for k, v in revisions.items() if k in kept})
+    return sorted(requests, key=lambda r: r.minute), next_cursor
 
 
 def _iso(minute: datetime) -> str:

@@ -39,7 +39,7 @@ def build_minute_sensor(job, partition_start: date, running: bool) -> dg.SensorD
         minimum_interval_seconds=15,
         default_status=dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED,
         description=f"Requests one minute_job run per closed market minute with bars (run_key = partition key); "
-        f"catches up after downtime ({MAX_RUNS_PER_TICK} runs per tick, none skipped) and re-requests a minute "
+        f"catches up after downtime ({MAX_RUNS_PER_TICK} runs per tick, none skipped) and re-requests (run key <key>@rN) a minute "
         f"whose bars change within {REVISION_MINUTES} minutes.",
     )
     def minute_sensor(context: dg.SensorEvaluationContext, bar_source: BarSourceResource):
@@ -53,7 +53,7 @@ def build_minute_sensor(job, partition_start: date, running: bool) -> dg.SensorD
         requests, next_cursor = plan_requests(minutes, minute_fingerprints(bars), cursor, MAX_RUNS_PER_TICK, REVISION_MINUTES)
         run_requests = [
             dg.RunRequest(
-                run_key=f"{partition_key(r.minute)}@{r.fingerprint}" if r.revision else partition_key(r.minute),
+                run_key=partition_key(r.minute) + (f"@r{r.revision}" if r.revision else ""),
                 partition_key=partition_key(r.minute),
                 tags={"vol_pipeline/trigger": "revised_bars" if r.revision else "new_minute"},
             )
