@@ -13,13 +13,10 @@ from datetime import datetime, timedelta
 import dagster as dg
 
 from vol_pipeline.core.calendar import market_minutes_between
-from vol_pipeline.defs.jobs import MINUTE_JOB
-from vol_pipeline.defs.partitions import partition_key
+from vol_pipeline.defs.jobs import MINUTE_JOB, range_tags
 from vol_pipeline.settings import Settings
 
 INSTANCE_YAML = "# vol_pipeline's CLI instance: SQLite storage in this folder, no server.\ntelemetry:\n  enabled: false\n"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 # The CLI shows a progress bar; step-by-step logs stay in the instance (and the UI).
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -64,7 +61,7 @@ def materialize_ranges(
     job = defs.resolve_job_def(MINUTE_JOB)
     results = []
     for first, last in ranges:
-        tags = {RANGE_START_TAG: partition_key(first), RANGE_END_TAG: partition_key(last), "vol_pipeline/trigger": "cli"}
+        tags = {**range_tags(first, last), "vol_pipeline/trigger": "cli"}
         keys = [dg.AssetKey(name) for name in selection] if selection else None
         result = job.execute_in_process(
             run_config=QUIET_RUN_CONFIG, instance=instance, tags=tags, asset_selection=keys, raise_on_error=False

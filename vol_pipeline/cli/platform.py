@@ -7,18 +7,16 @@ import sys
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import polars as pl
+
+from vol_pipeline.cli.context import settings_from_env, warehouse
 from vol_pipeline.cli.errors import CliError
+from vol_pipeline.core.calendar import market_minutes_back, market_minutes_between, sessions_between
+from vol_pipeline.core.volume import multiplier_bucket
 from vol_pipeline.settings import Settings, market_today
 
 RUN_MINUTES = 30  # minutes per run: a progress step, and a small single-run range
 WARM_UP_MINUTES = 240  # bars before the first minute, so lane_features has history there
-
-
-def settings_from_env() -> Settings:
-    try:
-        return Settings.from_env()
-    except ValueError as error:
-        raise CliError(str(error)) from None
 
 
 class Progress:
@@ -53,17 +51,12 @@ def _run(settings: Settings, minutes: list[datetime], label: str, warm_up: list[
 
 
 def _summary(settings: Settings, start: datetime, end: datetime) -> str:
-    from vol_pipeline.cli.tables import warehouse
-    import polars as pl
-
     store = warehouse(settings)
     counts = {name: store.read(name, start, end).height for name in ("bars", "bars_quarantine", "lane_features", "signals")}
     recs = store.read("recommendations", start, end)
     lines = [f"  {name}: {rows} rows" for name, rows in counts.items()]
     lines.append(f"  recommendations: {recs.height} rows")
     if recs.height:
-        from vol_pipeline.core.volume import multiplier_bucket
-
         buckets = recs.group_by(multiplier_bucket(pl.col("volume_mult")).alias("bucket")).len().sort("bucket")
         lines.append("  volume multiplier buckets: " + ", ".join(f"{b} {n}" for b, n in buckets.iter_rows()))
         top = recs.sort("confidence", descending=True).row(0, named=True)
@@ -82,9 +75,7 @@ def _ui_hint(settings: Settings, extra_env: str = "") -> str:
 
 
 def demo(args: argparse.Namespace) -> str:
-    from vol_pipeline.core.calendar import market_minutes_between, market_minutes_back, sessions_between
-
-    settings = settings_from_env()
+    env_settings = settings_from_env()
     today = market_today()
     session = args.session or sessions_between(today - timedelta(days=10), today - timedelta(days=1))[-1]
     if not sessions_between(session, session):
@@ -95,19 +86,19 @@ def demo(args: argparse.Namespace) -> str:
     minutes = market_minutes_between(day_start, day_start + timedelta(days=1))
     warm_start = market_minutes_back(minutes[0], WARM_UP_MINUTES)
     warm_up = market_minutes_between(warm_start, minutes[0])
-    settings = replace(settings, partition_start=min(settings.partition_start, warm_start.date()))
+    settings = replace(env_settings, bars_file=None, partition_start=min(env_settings.partition_start, warm_start.date()))
     runs = _run(settings, minutes, f"session {session}", warm_up)
     end = minutes[-1] + timedelta(minutes=1)
-    start_env = f"VOL_PIPELINE_PARTITION_START={settings.partition_start} " if args.session else ""
+    moved = settings.partition_start != env_settings.partition_start
+    start_env = f"VOL_PIPELINE_PARTITION_START={settings.partition_start} " if moved else ""
     return (
         f"Materialized NYSE session {session} ({len(minutes)} minutes, synthetic bars for "
-        f"{', '.join(settings.tickers)}) into {settings.warehouse_path}: {runs}.\n"
+        f"{', '.join(env_settings.tickers)}) into {settings.warehouse_path}: {runs}.\n"
         f"{_summary(settings, minutes[0], end)}\n{_ui_hint(settings, start_env)}"
     )
 
 
 def replay(args: argparse.Namespace) -> str:
-    from vol_pipeline.core.calendar import market_minutes_between
     from vol_pipeline.sources.replay import ReplayBarSource
 
     source = ReplayBarSource(args.bars)  # validates the whole file; raises BadInputError if unusable
@@ -121,9 +112,6 @@ def replay(args: argparse.Namespace) -> str:
     outside = len(present) - len(minutes)
     env_settings = settings_from_env()
     settings = replace(env_settings, bars_file=source.path, partition_start=min(env_settings.partition_start, first.date()))
-
-    from vol_pipeline.cli.tables import warehouse
-
     warehouse(settings).replace_unplaced(str(source.path), source.unplaced.drop("minute_ts", "source"))
     runs = _run(settings, minutes, f"replay {source.path.name}") if minutes else "no market minute in the file"
     notes = [f"Replayed {len(minutes)} market minutes of {source.path} into {settings.warehouse_path}: {runs}."]

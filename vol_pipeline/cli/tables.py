@@ -12,29 +12,17 @@ from datetime import timedelta
 
 import polars as pl
 
+from vol_pipeline.cli.context import settings_from_env, warehouse
 from vol_pipeline.cli.errors import CliError
 from vol_pipeline.settings import Settings
-from vol_pipeline.storage.warehouse import Warehouse
 
 RECENT_RECOMMENDATIONS = 10
-
-
-def warehouse(settings: Settings) -> Warehouse:
-    from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse
-
-    return DuckDBWarehouse(settings.warehouse_path)
-
-
-def _settings() -> Settings:
-    from vol_pipeline.cli.platform import settings_from_env
-
-    return settings_from_env()
 
 
 def export(args: argparse.Namespace) -> str:
     from vol_pipeline.sources.files import write_frame
 
-    settings = _settings()
+    settings = settings_from_env()
     frame = warehouse(settings).read(args.table)
     write_frame(frame, args.out)
     return f"wrote {frame.height} rows of {args.table} from {settings.warehouse_path} to {args.out}"
@@ -46,7 +34,7 @@ def _table(frame: pl.DataFrame) -> str:
 
 
 def status(args: argparse.Namespace) -> str:
-    settings = _settings()
+    settings = settings_from_env()
     store = warehouse(settings)
     coverage = store.volume_coverage()
     recent = store.read("recommendations", newest_first=RECENT_RECOMMENDATIONS)
@@ -63,7 +51,7 @@ def explain(args: argparse.Namespace) -> str:
     from vol_pipeline.core.config import FeatureConfig
     from vol_pipeline.defs.partitions import partition_key
 
-    settings = _settings()
+    settings = settings_from_env()
     store = warehouse(settings)
     found = store.read("recommendations", equals={"id": args.id})
     if found.is_empty():

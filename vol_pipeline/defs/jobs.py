@@ -6,9 +6,21 @@ measured ~11 s per minute with the multiprocess default, ~1-3 s in process).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import dagster as dg
 
+from vol_pipeline.defs.partitions import partition_key
+
 MINUTE_JOB = "minute_job"
+
+
+def range_tags(first: datetime, last: datetime) -> dict[str, str]:
+    """Run tags that make one run of the job cover the minutes first..last (inclusive)."""
+    return {
+        "dagster/asset_partition_range_start": partition_key(first),
+        "dagster/asset_partition_range_end": partition_key(last),
+    }
 
 
 def build_minute_job(partitions: dg.PartitionsDefinition) -> dg.UnresolvedAssetJobDefinition:

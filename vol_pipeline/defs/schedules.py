@@ -6,26 +6,20 @@ it is where the daily assets (outcomes, session report) hang. Default status: ST
 locally, RUNNING in prod (VOL_PIPELINE_ENV), like the minute sensor.
 """
 
-
 from datetime import date, timedelta
 
 import dagster as dg
 
 from vol_pipeline.core.calendar import MARKET_TZ, session_minutes_utc, session_open_utc, sessions_between
-from vol_pipeline.defs.partitions import partition_key
+from vol_pipeline.defs.jobs import range_tags
 
 SESSION_CLOSE_CRON = "10 16 * * 1-5"  # 16:10 New York: ten minutes after the regular close
 
 
 def session_range_tags(session: date) -> dict[str, str]:
     """Run tags that make a run cover every minute of `session` (a single-run range)."""
-    minutes = session_minutes_utc(session)
     first = session_open_utc(session)
-    last = first + timedelta(minutes=len(minutes) - 1)
-    return {
-        "dagster/asset_partition_range_start": partition_key(first),
-        "dagster/asset_partition_range_end": partition_key(last),
-    }
+    return range_tags(first, first + timedelta(minutes=len(session_minutes_utc(session)) - 1))
 
 
 def build_session_close_schedule(job, running: bool) -> dg.ScheduleDefinition:

@@ -4,7 +4,6 @@ Default status: STOPPED locally (VOL_PIPELINE_ENV=local) so a fresh `dagster dev
 start launching 390 runs a session until someone turns it on in the UI; RUNNING in prod.
 """
 
-
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -38,9 +37,11 @@ def build_minute_sensor(job, partition_start: date, running: bool) -> dg.SensorD
         job=job,
         minimum_interval_seconds=15,
         default_status=dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED,
-        description=f"Requests one minute_job run per closed market minute with bars (run_key = partition key); "
-        f"catches up after downtime ({MAX_RUNS_PER_TICK} runs per tick, none skipped) and re-requests (run key <key>@rN) a minute "
-        f"whose bars change within {REVISION_MINUTES} minutes.",
+        description=(
+            "Requests one minute_job run per closed market minute with bars (run key = partition key); "
+            f"catches up after downtime ({MAX_RUNS_PER_TICK} runs per tick, none skipped) and re-requests "
+            f"(run key <key>@rN) a minute whose bars change within {REVISION_MINUTES} minutes."
+        ),
     )
     def minute_sensor(context: dg.SensorEvaluationContext, bar_source: BarSourceResource):
         now = utc_now()
