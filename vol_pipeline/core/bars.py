@@ -262,11 +262,13 @@ def _mark_duplicates(checked: pl.DataFrame) -> pl.DataFrame:
 def strictly_ordered(bars: pl.DataFrame) -> bool:
     """True when rows are in strictly increasing (ticker, ts) order.
 
-    Checking costs a fraction of sorting by a string column (measured 10-60 ms at 2M rows).
+    Costs a few ms at 2M rows, a fraction of sorting by a string column: the ticker order
+    often comes from the column's sorted flag, leaving one comparison of neighbours.
     """
+    if not bars["ticker"].is_sorted():
+        return False
     ticker, ts = pl.col("ticker"), pl.col("ts")
-    in_order = (ticker > ticker.shift(1)) | ((ticker == ticker.shift(1)) & (ts > ts.shift(1)))
-    return bool(bars.select(in_order.slice(1).all()).item())
+    return bool(bars.select(((ts > ts.shift(1)) | (ticker != ticker.shift(1))).slice(1).all()).item())
 
 
 def parse_utc_text(text: pl.Expr) -> pl.Expr:
