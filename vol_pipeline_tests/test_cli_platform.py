@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,11 +21,11 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import polars as pl
 import pytest
-from filelock import FileLock
 from polars.testing import assert_frame_equal
 
 from vol_pipeline.core.features import lane_features
 from vol_pipeline.storage.tables import TABLES
+from vol_pipeline_tests.shared_fixtures import built_once
 
 EXE = Path(sys.executable).parent / "vol-pipeline"
 TABLE_NAMES = tuple(TABLES)
@@ -68,21 +66,6 @@ def export_all(folder: Path, env: dict[str, str]) -> dict[str, dict]:
 
 
 # --- the scenario, built once -------------------------------------------------------------------
-def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
-    """`build(folder)` runs once per test session; pytest-xdist workers share the result."""
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # the session's folder, shared by all workers
-    target = root / name
-    with FileLock(str(root / f"{name}.lock")):
-        if not (target / ".done").exists():
-            shutil.rmtree(target, ignore_errors=True)
-            target.mkdir(parents=True)
-            build(target)
-            (target / ".done").touch()
-    return target
-
-
 def _build(work: Path) -> None:
     env = clean_env(work / "home")
     results: dict[str, dict] = {}

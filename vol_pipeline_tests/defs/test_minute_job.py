@@ -15,9 +15,6 @@ Replay scenario: a CSV with two bad rows, 09:30-10:29 as one run.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,7 +24,6 @@ import polars as pl
 import pytest
 from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from filelock import FileLock
 from polars.testing import assert_frame_equal
 
 from vol_pipeline.core.calendar import market_minutes_back
@@ -42,6 +38,7 @@ from vol_pipeline.settings import Settings
 from vol_pipeline.sources.synthetic import SyntheticBarSource
 from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse
 from vol_pipeline.storage.tables import TABLES
+from vol_pipeline_tests.shared_fixtures import built_once
 
 UTC = timezone.utc
 MINUTE = timedelta(minutes=1)
@@ -73,21 +70,6 @@ def expected_multiplier(ratio: float | None) -> float:
 
 
 # --- building a scenario once per session -----------------------------------------------------
-def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
-    """`build(folder)` runs once per test session; pytest-xdist workers share the result."""
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # the session's folder, shared by all workers
-    target = root / name
-    with FileLock(str(root / f"{name}.lock")):
-        if not (target / ".done").exists():
-            shutil.rmtree(target, ignore_errors=True)
-            target.mkdir(parents=True)
-            build(target)
-            (target / ".done").touch()
-    return target
-
-
 def read_all(settings: Settings) -> dict[str, pl.DataFrame]:
     store = DuckDBWarehouse(settings.warehouse_path)
     return {name: store.read(name) for name in TABLES}
