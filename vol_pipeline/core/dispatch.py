@@ -72,32 +72,40 @@ def dispatch(
     recommendations: pl.DataFrame,
     features: pl.DataFrame,
     bars: pl.DataFrame,
-    decided_at: datetime,
+    decided_at: datetime | None = None,
     prior_executions: pl.DataFrame | None = None,
     config: DispatchConfig = DispatchConfig(),
 ) -> pl.DataFrame:
     """One decision row per recommendation (EXECUTION_COLUMNS), sorted by ts, ticker.
 
-    `decided_at`: the partition's end time (the minute after the recommendations' bar).
+    `decided_at`: when the decision is made. None: each recommendation is decided at the
+    end of its own minute partition (ts + 60 s), which is what a range run of many minutes
+    needs; a datetime: every row is decided then.
     `prior_executions`: earlier execution rows (ticker, ts, status). Only SIMULATED rows
     with ts before this batch's first ts count. Re-running a batch with its own output
     therefore never counts a recommendation against itself, and the result is identical
     (idempotent per recommendation).
     """
-    now = _utc(decided_at)
-    _check_inputs(recommendations, now)
+    if decided_at is None:
+        decided = pl.col("ts") + timedelta(seconds=BAR_SECONDS)
+        _check_inputs(recommendations, None)
+    else:
+        now = _utc(decided_at)
+        _check_inputs(recommendations, now)
+        decided = pl.lit(now, dtype=UTC_TS)
     recs = (
         recommendations.rename({"id": "recommendation_id"})
         .with_columns(
             action=pl.concat_str([pl.col("action"), pl.lit("_"), pl.col("instrument_type")]),
-            decided_at=pl.lit(now, dtype=UTC_TS),
+            decided_at=decided,
             ny_date=pl.col("ts").dt.convert_time_zone(MARKET_TZ).dt.date(),
         )
-        .sort("ts", "ticker")
+        .sort("decided_at")
     )
     decided = (
-        recs.pipe(_with_bar, bars, now)
-        .pipe(_with_features, features, now)
+        recs.pipe(_with_bar, bars)
+        .pipe(_with_features, features)
+        .sort("ts", "ticker")
         .with_columns(_gate_values(config))
         .pipe(_with_daily_limit, prior_executions, config)
         .with_columns(_decision(config))
@@ -112,31 +120,40 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
-def _check_inputs(recommendations: pl.DataFrame, now: datetime) -> None:
+def _check_inputs(recommendations: pl.DataFrame, now: datetime | None) -> None:
     if recommendations["id"].is_duplicated().any():
         raise ValueError("recommendations: duplicate id; each recommendation gets exactly one decision")
+    if now is None:
+        return
     late = recommendations.filter(pl.col("ts") + timedelta(seconds=BAR_SECONDS) > now)
     if not late.is_empty():
         raise ValueError(f"recommendations: bar not closed at decided_at {now}: {late.select('id', 'ts').rows()[:3]}")
 
 
-def _closed_before(frame: pl.DataFrame, now: datetime) -> pl.DataFrame:
-    """Rows whose bar has ended by `now`, newest per ticker."""
-    closed = frame.filter(pl.col("ts") + timedelta(seconds=BAR_SECONDS) <= now)
-    return closed.sort("ts").group_by("ticker").last()
+def _newest_closed(recs: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    """For each recommendation (sorted by decided_at), the ticker's newest row of `rows`
+    whose bar has ended by its decided_at (columns of `rows` other than ticker, ts -> row_ts)."""
+    ended = rows.rename({"ts": "row_ts"}).with_columns(row_end=pl.col("row_ts") + timedelta(seconds=BAR_SECONDS))
+    return recs.join_asof(ended.sort("row_end"), left_on="decided_at", right_on="row_end", by="ticker",
+                          strategy="backward", check_sortedness=False).drop("row_end")  # both sorted above
 
 
-def _with_bar(recs: pl.DataFrame, bars: pl.DataFrame, now: datetime) -> pl.DataFrame:
-    newest = _closed_before(bars.select("ticker", "ts", "close"), now)
-    return recs.join(newest.rename({"ts": "bar_ts", "close": "bar_close"}), on="ticker", how="left")
+def _with_bar(recs: pl.DataFrame, bars: pl.DataFrame) -> pl.DataFrame:
+    newest = _newest_closed(recs, bars.select("ticker", "ts", pl.col("close").alias("bar_close")))
+    return newest.rename({"row_ts": "bar_ts"})
 
 
-def _with_features(recs: pl.DataFrame, features: pl.DataFrame, now: datetime) -> pl.DataFrame:
+def _with_features(recs: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
     """The features row of the recommendation's own bar, else the ticker's newest closed one."""
     used = features.select("ticker", "ts", pl.col("recent_vol").alias("raw_recent_vol"))
     own = used.with_columns(features_ts=pl.col("ts"))
-    newest = _closed_before(used, now).rename({"ts": "newest_ts", "raw_recent_vol": "newest_recent_vol"})
-    joined = recs.join(own, on=["ticker", "ts"], how="left").join(newest, on="ticker", how="left")
+    newest = _newest_closed(recs.select("ticker", "decided_at", "recommendation_id"),
+                            used.rename({"raw_recent_vol": "newest_recent_vol"}))
+    joined = (
+        recs.join(own, on=["ticker", "ts"], how="left")
+        .join(newest.select("recommendation_id", pl.col("row_ts").alias("newest_ts"), "newest_recent_vol"),
+              on="recommendation_id", how="left")
+    )
     found = pl.col("features_ts").is_not_null()
     return joined.with_columns(
         features_ts=pl.when(found).then("features_ts").otherwise("newest_ts"),

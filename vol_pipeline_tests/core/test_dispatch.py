@@ -301,3 +301,30 @@ def test_schema_rejects_a_tampered_frame(tamper, message):
     out = run(MIXED)
     with pytest.raises(ContractError, match=message):
         check_contract(tamper(out), EXECUTIONS_SCHEMA)
+
+
+# --- decided per minute (decided_at=None): a range of minutes in one call ----------------------
+def test_each_row_decided_at_its_own_minute_end():
+    recs = [rec("AAPL", at(0)), rec("AAPL", at(5)), rec("MSFT", at(5))]
+    bars = [bar("AAPL", at(0)), bar("AAPL", at(5), close=101.0), bar("MSFT", at(3))]
+    out = dispatch(recs_frame(recs), features_frame([feat(r["ticker"], r["ts"]) for r in recs]), bars_frame(bars))
+    assert out["decided_at"].to_list() == [at(1), at(6), at(6)]
+    # AAPL at 09:35 uses its own bar (age 0), not a later one; MSFT's newest bar ended 2 min earlier
+    assert out["bar_close"].to_list() == [100.0, 101.0, 100.0]
+    assert [gates(out, i)["bar_freshness"]["observed"] for i in range(3)] == [0.0, 0.0, 120.0]
+
+
+def test_one_call_over_many_minutes_equals_minute_by_minute_calls():
+    """A range run decides exactly as the minute runs would, prior executions included."""
+    minutes = range(0, 40, 4)
+    recs = [rec(t, at(m)) for m in minutes for t in ("AAPL", "MSFT")]
+    bars = [bar(r["ticker"], r["ts"]) for r in recs]
+    feats = [feat(r["ticker"], r["ts"]) for r in recs]
+    whole = dispatch(recs_frame(recs), features_frame(feats), bars_frame(bars))
+    done = None
+    for m in minutes:
+        batch = [r for r in recs if r["ts"] == at(m)]
+        one = dispatch(recs_frame(batch), features_frame(feats), bars_frame(bars), at(m + 1), done)
+        done = one if done is None else pl.concat([done, one])
+    assert_frame_equal(whole, done.sort("ts", "ticker"))
+    assert whole.group_by("ticker").agg((pl.col("status") == "SIMULATED").sum())["status"].to_list() == [2, 2]
