@@ -9,7 +9,7 @@ import yaml
 from vol_pipeline.definitions import defs
 
 ROOT = Path(__file__).resolve().parents[1]
-MINUTE_ASSETS = {"bars", "bars_quarantine", "lane_features", "signals", "recommendations"}
+MINUTE_ASSETS = {"bars", "bars_quarantine", "lane_features", "signals", "recommendations", "executions"}
 
 
 def test_workspace_points_at_the_definitions_module():
@@ -47,11 +47,12 @@ def test_graph_edges_follow_the_chain():
     assert parents["lane_features"] == {"bars"}
     assert parents["signals"] == {"lane_features"}
     assert parents["recommendations"] == {"signals"}
+    assert parents["executions"] == {"recommendations", "lane_features", "bars"}
 
 
 def test_every_asset_has_a_blocking_contract_check_and_recommendations_the_formula_check():
     checks = {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
-    for name in ("bars", "lane_features", "signals", "recommendations"):
+    for name in ("bars", "lane_features", "signals", "recommendations", "executions"):
         assert (name, "pandera_contract") in checks
     assert ("recommendations", "confidence_formula") in checks
 

@@ -15,7 +15,7 @@ from datetime import date
 
 from vol_pipeline.cli.errors import EXIT_BAD_INPUT, CliError
 
-TABLE_NAMES = ("bars", "bars_quarantine", "lane_features", "signals", "recommendations")
+TABLE_NAMES = ("bars", "bars_quarantine", "lane_features", "signals", "recommendations", "executions")
 
 
 def _iso_date(text: str) -> date:

@@ -94,6 +94,10 @@ def summary(table_name: str, frame: pl.DataFrame, minutes: int) -> dict:
             _markdown(frame.sort("confidence", descending=True).head(10).select(
                 "id", "action", "instrument_type", "base_confidence", "volume_ratio", "volume_mult", "confidence"))
         )
+    if table_name == "executions" and frame.height:
+        meta["status"] = dg.MetadataValue.json(dict(frame.group_by("status").len().sort("status").iter_rows()))
+        skipped_by = frame["failed_gates"].drop_nulls().str.split(",").explode().value_counts().sort("failed_gates")
+        meta["skips_by_gate"] = dg.MetadataValue.json(dict(skipped_by.iter_rows()))
     if table_name == "bars_quarantine" and frame.height:
         meta["rejected_reasons"] = dg.MetadataValue.json(dict(frame.group_by("reason").len().sort("reason").iter_rows()))
     return meta

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from vol_pipeline.core.bars import BAR_COLUMNS, REJECTED_SCHEMA
+from vol_pipeline.core.dispatch import EXECUTION_COLUMNS
 from vol_pipeline.core.features import FEATURE_COLUMNS
 from vol_pipeline.core.recommendations import RECOMMENDATION_COLUMNS
 from vol_pipeline.core.signals import SIGNAL_COLUMNS
@@ -36,6 +37,7 @@ def _columns(names: tuple[str, ...], schema) -> dict[str, pl.DataType]:
 
 def _tables() -> dict[str, Table]:
     from vol_pipeline.schemas import BARS_SCHEMA, LANE_FEATURES_SCHEMA, RECOMMENDATIONS_SCHEMA, SIGNALS_SCHEMA
+    from vol_pipeline.schemas_executions import EXECUTIONS_SCHEMA
 
     quarantine = {"minute_ts": UTC_TS, "source": pl.String, **REJECTED_SCHEMA}
     tables = [
@@ -46,6 +48,8 @@ def _tables() -> dict[str, Table]:
         Table("signals", _columns(SIGNAL_COLUMNS, SIGNALS_SCHEMA), description="one signal per evaluated (ticker, minute), HOLD included"),
         Table("recommendations", _columns(RECOMMENDATION_COLUMNS, RECOMMENDATIONS_SCHEMA), json_columns=("reason",),
               description="actionable signals after the 15-minute cooldown, with the reason JSON"),
+        Table("executions", _columns(EXECUTION_COLUMNS, EXECUTIONS_SCHEMA), json_columns=("gates",),
+              description="one paper dispatch decision per recommendation: the 5 gates and the simulated fill"),
     ]
     return {t.name: t for t in tables}
 

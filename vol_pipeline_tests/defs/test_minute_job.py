@@ -34,6 +34,7 @@ from vol_pipeline.definitions import build_definitions
 from vol_pipeline.defs.partitions import partition_key
 from vol_pipeline.runs import QUIET_RUN_CONFIG, cli_instance, failure_message, materialize_ranges
 from vol_pipeline.schemas import RECOMMENDATIONS_SCHEMA, check_contract
+from vol_pipeline.schemas_executions import EXECUTIONS_SCHEMA
 from vol_pipeline.settings import Settings
 from vol_pipeline.sources.synthetic import SyntheticBarSource
 from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse
@@ -53,6 +54,7 @@ CHECKS = [
     ("signals", "pandera_contract"),
     ("recommendations", "pandera_contract"),
     ("recommendations", "confidence_formula"),
+    ("executions", "pandera_contract"),
 ]
 REPLAY_TICKERS = ("AAPL", "MSFT")
 
@@ -325,6 +327,23 @@ def test_recommendations_are_the_actionable_signals_after_the_cooldown(after_ran
         for ts in frame["ts"]:
             if ts not in accepted:
                 assert any(timedelta(0) < ts - a < timedelta(minutes=15) for a in accepted), (ticker, ts)
+
+
+def test_every_recommendation_gets_exactly_one_decision_at_its_minute_end(after_range):
+    recs, executions = after_range["recommendations"], after_range["executions"]
+    assert sorted(executions["recommendation_id"].to_list()) == sorted(recs["id"].to_list())
+    check_contract(executions, EXECUTIONS_SCHEMA)
+    assert (executions["decided_at"] == executions["ts"] + timedelta(minutes=1)).all()
+    gates = executions["gates"].map_elements(json.loads, return_dtype=pl.Object).to_list()
+    assert all(set(g) == {"confidence", "action_allowed", "bar_freshness", "feature_freshness", "ticker_daily_limit"}
+               for g in gates)
+    # the confidence gate alone decides which of these fresh, allowed recommendations run
+    by_id = dict(zip(recs["id"], recs["confidence"]))
+    for row in executions.iter_rows(named=True):
+        if row["status"] == "SIMULATED":
+            assert by_id[row["recommendation_id"]] >= 0.70 and row["qty"] >= 1
+        elif by_id[row["recommendation_id"]] >= 0.70:
+            assert "confidence" not in row["failed_gates"]
 
 
 def test_asset_checks_are_recorded_and_pass(main):

@@ -1,11 +1,12 @@
-"""The per-minute assets: bars (+ quarantine) -> lane_features -> signals -> recommendations."""
+"""The per-minute assets: bars (+ quarantine) -> lane_features -> signals -> recommendations -> executions."""
 
 import dagster as dg
 
 from vol_pipeline.defs.assets.bars import build_bars
+from vol_pipeline.defs.assets.executions import build_executions
 from vol_pipeline.defs.assets.lane_features import build_lane_features
 from vol_pipeline.defs.assets.recommendations import build_recommendations
 from vol_pipeline.defs.assets.signals import build_signals
 
 def build_minute_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    return [build(partitions) for build in (build_bars, build_lane_features, build_signals, build_recommendations)]
+    return [build(partitions) for build in (build_bars, build_lane_features, build_signals, build_recommendations, build_executions)]

@@ -1,0 +1,52 @@
+"""executions: one paper dispatch decision per recommendation of the minute.
+
+All 5 risk gates are evaluated for every recommendation; when all pass, the fill and
+sizing are simulated (core/dispatch.py). Each minute is decided at its own partition end,
+so a replay or backfill decides exactly as the live minute run would have.
+"""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import polars as pl
+
+from vol_pipeline.core.calendar import MARKET_TZ
+from vol_pipeline.core.dispatch import DispatchConfig, dispatch
+from vol_pipeline.defs.assets.common import SINGLE_RUN, spec_kwargs, window
+from vol_pipeline.defs.checks import contract_result, contract_spec, yield_checked
+from vol_pipeline.defs.metadata import summary
+from vol_pipeline.defs.resources import WarehouseResource
+from vol_pipeline.schemas_executions import executions_schema
+
+DISPATCH = DispatchConfig()
+# The newest bar can be at most this old and still pass the freshness gate: read no further back.
+BAR_LOOKBACK = timedelta(seconds=DISPATCH.max_bar_age_s + 60)
+FEATURES_LOOKBACK = timedelta(seconds=DISPATCH.max_features_age_s + 60)
+
+
+def _new_york_day_start(moment: datetime) -> datetime:
+    return moment.astimezone(ZoneInfo(MARKET_TZ)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def build_executions(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="executions",
+        deps=["lane_features", "bars"],
+        check_specs=[contract_spec("executions", partitions)],
+        partitions_def=partitions,
+        backfill_policy=SINGLE_RUN,
+        **spec_kwargs("executions", "Paper dispatch: every recommendation's 5 risk gates (observed, threshold, "
+                      "passed) and, when all pass, the simulated fill, size, stop and target."),
+    )
+    def executions(context: dg.AssetExecutionContext, recommendations: pl.DataFrame, warehouse: WarehouseResource):
+        start, end = window(context)
+        store = warehouse.get()
+        features = store.read("lane_features", start - FEATURES_LOOKBACK, end)
+        bars = store.read("bars", start - BAR_LOOKBACK, end)
+        prior = store.read("executions", _new_york_day_start(start), start)  # the daily limit's earlier trades
+        decided = dispatch(recommendations, features, bars, None, prior, DISPATCH)
+        yield from yield_checked([contract_result("executions", decided, executions_schema(DISPATCH))])
+        yield dg.Output(decided, metadata=summary("executions", decided, len(context.partition_keys)))
+
+    return executions
