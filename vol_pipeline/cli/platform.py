@@ -62,6 +62,11 @@ def _summary(settings: Settings, start: datetime, end: datetime) -> str:
         top = recs.sort("confidence", descending=True).row(0, named=True)
         lines.append(f"  top: {top['id']} {top['action']} {top['instrument_type']} confidence {top['confidence']:.3f} "
                      f"(base {top['base_confidence']:.3f} x volume {top['volume_mult']})  -> vol-pipeline explain {top['id']}")
+    executions = store.read("executions", start, end)
+    if executions.height:
+        simulated = executions.filter(pl.col("status") == "SIMULATED").height
+        lines.append(f"  executions: {simulated} simulated, {executions.height - simulated} skipped "
+                     f"(execution rate {simulated / executions.height:.1%})")
     return "\n".join(lines)
 
 
