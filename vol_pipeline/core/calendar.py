@@ -48,7 +48,6 @@ def session_minutes_utc(session: date) -> np.ndarray:
     return minutes.tz_convert("UTC").tz_localize(None).to_numpy().astype("datetime64[us]")
 
 
-
 def weekday_closures(start: date, end: date) -> list[tuple[date, time]]:
     """Weekdays between start and end inclusive when NYSE closes before 16:00 New York
     time, with the time it closes: 09:30 for a holiday, e.g. 13:00 for a half day."""

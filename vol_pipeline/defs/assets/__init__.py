@@ -8,5 +8,6 @@ from vol_pipeline.defs.assets.lane_features import build_lane_features
 from vol_pipeline.defs.assets.recommendations import build_recommendations
 from vol_pipeline.defs.assets.signals import build_signals
 
+
 def build_minute_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
     return [build(partitions) for build in (build_bars, build_lane_features, build_signals, build_recommendations, build_executions)]

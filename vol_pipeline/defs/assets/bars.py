@@ -11,6 +11,7 @@ from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.resources import BarSourceResource
 from vol_pipeline.schemas import BARS_SCHEMA
 
+
 def build_bars(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.multi_asset(
         outs={

@@ -13,6 +13,7 @@ KINDS = {"polars", "duckdb"}
 # A range of minutes runs as one run: the fast path for history (replay, backfills).
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 
+
 def spec_kwargs(table: str, description: str) -> dict:
     return {
         "description": description,
@@ -21,6 +22,7 @@ def spec_kwargs(table: str, description: str) -> dict:
         "kinds": KINDS,
         "metadata": {"dagster/column_schema": column_schema(table), "dagster/table_name": f"warehouse.{table}"},
     }
+
 
 def window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
     """UTC [start, end) of the run's partition or partition range."""

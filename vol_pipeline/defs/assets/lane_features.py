@@ -24,6 +24,7 @@ FEATURES = FeatureConfig()
 # their 120 bars in the window; equal to the full recompute whenever they do.
 LOOKBACK_MINUTES = 2 * FEATURES.lookback_bars
 
+
 def build_lane_features(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name="lane_features",

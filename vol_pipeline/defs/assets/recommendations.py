@@ -17,6 +17,7 @@ from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.resources import WarehouseResource
 from vol_pipeline.schemas import recommendations_schema
 
+
 def build_recommendations(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name="recommendations",

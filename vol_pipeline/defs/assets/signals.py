@@ -12,6 +12,7 @@ from vol_pipeline.schemas import signals_schema
 
 RULES = SignalRuleSet()
 
+
 def build_signals(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name="signals",
