@@ -12,9 +12,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from vol_pipeline.core.calendar import MARKET_TZ
 from vol_pipeline.core.config import DEFAULT_TICKERS
 
-MARKET_TZ = ZoneInfo("America/New_York")
+NEW_YORK = ZoneInfo(MARKET_TZ)
 # The default partition start trails today by this much: recent history stays visible and
 # the partition count stays small (~8k keys, far under Dagster's ~100k guidance).
 DEFAULT_HISTORY_DAYS = 30
@@ -64,7 +65,7 @@ class Settings:
 
 
 def market_today(now: datetime | None = None) -> date:
-    return (now or datetime.now(MARKET_TZ)).astimezone(MARKET_TZ).date()
+    return (now or datetime.now(NEW_YORK)).astimezone(NEW_YORK).date()
 
 
 def default_partition_start(now: datetime | None = None) -> date:

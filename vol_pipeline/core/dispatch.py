@@ -28,7 +28,8 @@ from datetime import datetime, timedelta, timezone
 
 import polars as pl
 
-MARKET_TZ = "America/New_York"
+from vol_pipeline.core.calendar import MARKET_TZ
+
 UTC_TS = pl.Datetime("us", "UTC")
 BAR_SECONDS = 60  # a bar covers [ts, ts + 60 s)
 

@@ -6,11 +6,11 @@ it is where the daily assets (outcomes, session report) hang. Default status: ST
 locally, RUNNING in prod (VOL_PIPELINE_ENV), like the minute sensor.
 """
 
-from datetime import date, timedelta
+from datetime import date, timezone
 
 import dagster as dg
 
-from vol_pipeline.core.calendar import MARKET_TZ, session_minutes_utc, session_open_utc, sessions_between
+from vol_pipeline.core.calendar import MARKET_TZ, session_minutes_utc, sessions_between
 from vol_pipeline.defs.jobs import range_tags
 
 SESSION_CLOSE_CRON = "10 16 * * 1-5"  # 16:10 New York: ten minutes after the regular close
@@ -18,8 +18,8 @@ SESSION_CLOSE_CRON = "10 16 * * 1-5"  # 16:10 New York: ten minutes after the re
 
 def session_range_tags(session: date) -> dict[str, str]:
     """Run tags that make a run cover every minute of `session` (a single-run range)."""
-    first = session_open_utc(session)
-    return range_tags(first, first + timedelta(minutes=len(session_minutes_utc(session)) - 1))
+    first, last = (moment.replace(tzinfo=timezone.utc) for moment in session_minutes_utc(session)[[0, -1]].tolist())
+    return range_tags(first, last)
 
 
 def build_session_close_schedule(job, running: bool) -> dg.ScheduleDefinition:

@@ -5,14 +5,14 @@ start launching 390 runs a session until someone turns it on in the UI; RUNNING 
 """
 
 from datetime import date, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from vol_pipeline.core.calendar import MARKET_TZ, market_minutes_between, session_open_utc
+from vol_pipeline.core.calendar import market_minutes_between, session_open_utc
 from vol_pipeline.core.minute_requests import SensorCursor, closed, minute_fingerprints, plan_requests
 from vol_pipeline.defs.partitions import partition_key
 from vol_pipeline.defs.resources import BarSourceResource
+from vol_pipeline.settings import market_today
 
 MAX_RUNS_PER_TICK = 60  # catch-up pace after downtime: oldest minutes first, none skipped
 REVISION_MINUTES = 120  # late or revised bars re-request their minute within this window
@@ -27,7 +27,7 @@ def _first_minute(cursor: SensorCursor, now: datetime, partition_start: datetime
     ever) the open of today's session."""
     if cursor.last is not None:
         return max(cursor.last - timedelta(minutes=REVISION_MINUTES + 1), partition_start)
-    return session_open_utc(now.astimezone(ZoneInfo(MARKET_TZ)).date())
+    return session_open_utc(market_today(now))
 
 
 def build_minute_sensor(job, partition_start: date, running: bool) -> dg.SensorDefinition:
