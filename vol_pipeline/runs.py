@@ -59,10 +59,10 @@ def materialize_ranges(
     """One in-process run of the minute job per range, in order (the cooldown reads the
     recommendations of earlier minutes). Stops at the first failed run."""
     job = defs.resolve_job_def(MINUTE_JOB)
+    keys = [dg.AssetKey(name) for name in selection] if selection else None
     results = []
     for first, last in ranges:
         tags = {**range_tags(first, last), "vol_pipeline/trigger": "cli"}
-        keys = [dg.AssetKey(name) for name in selection] if selection else None
         result = job.execute_in_process(
             run_config=QUIET_RUN_CONFIG, instance=instance, tags=tags, asset_selection=keys, raise_on_error=False
         )

@@ -62,12 +62,12 @@ class DuckDBWarehouse:
                 con = duckdb.connect(str(self.path), read_only=read_only)
                 break
             except duckdb.IOException as error:
-                if "lock" not in str(error).lower() or time.monotonic() >= deadline:
-                    if "lock" in str(error).lower():
-                        raise WarehouseBusyError(
-                            f"warehouse {self.path} is held by another process (waited {self.lock_retry_seconds:.0f} s)"
-                        ) from None
+                if "lock" not in str(error).lower():
                     raise
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusyError(
+                        f"warehouse {self.path} is held by another process (waited {self.lock_retry_seconds:.0f} s)"
+                    ) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
         try:
