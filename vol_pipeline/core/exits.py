@@ -36,6 +36,10 @@ import polars as pl
 LONG_ACTIONS: tuple[str, ...] = ("BUY_CALL", "BUY_STOCK")
 SHORT_ACTIONS: tuple[str, ...] = ("BUY_PUT",)
 EXIT_REASONS: tuple[str, ...] = ("STOP", "TARGET", "MAX_HOLD", "SESSION_CLOSE", "NO_BARS")
+TRADE_COLUMNS: tuple[str, ...] = (
+    "recommendation_id", "ticker", "action", "decided_at", "entry_price", "qty", "stop_loss_price",
+    "take_profit_price", "max_hold_minutes",
+)
 BAR_LENGTH = timedelta(minutes=1)
 UTC_TS = pl.Datetime("us", "UTC")
 
@@ -79,7 +83,8 @@ def _prepare(executions: pl.DataFrame, session_close: datetime) -> pl.DataFrame:
         raise ValueError(f"unknown actions: {sorted(map(str, unknown))}")
     close = pl.lit(session_close).dt.convert_time_zone("UTC").cast(UTC_TS)
     hold_end = pl.col("decided_at") + pl.duration(minutes=pl.col("max_hold_minutes"))
-    return executions.with_row_index("_row").with_columns(
+    # Only what the walk needs: a stored execution also has a `bar_ts` (its decision's bar).
+    return executions.select(TRADE_COLUMNS).with_row_index("_row").with_columns(
         pl.col("decided_at").dt.convert_time_zone("UTC").cast(UTC_TS),
         pl.col("entry_price", "qty", "stop_loss_price", "take_profit_price").cast(pl.Float64),
         is_long=pl.col("action").is_in(LONG_ACTIONS),

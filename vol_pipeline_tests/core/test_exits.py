@@ -251,3 +251,14 @@ def test_many_executions_match_one_at_a_time():
     assert together.height == len(rows)
     assert together["recommendation_id"].to_list() == [r["recommendation_id"] for r in rows]
     assert together["exit_reason"].to_list() == ["STOP", "MAX_HOLD", "TARGET", "NO_BARS", "SESSION_CLOSE"]
+
+
+def test_stored_execution_rows_with_their_own_bar_ts():
+    # A stored executions row also carries bar_ts (the bar its decision used); the walk
+    # must use the session's bars, not collide with that column (all trades were NO_BARS).
+    stored = executions_frame([execution()]).with_columns(
+        bar_ts=pl.col("ts"), bar_close=pl.col("entry_price"), status=pl.lit("SIMULATED"), gates=pl.lit("{}")
+    )
+    bars = flat_bars("AAPL", 1, 2) + [("AAPL", minute(3), 104.0, 108.5, 103.0, 108.0)]
+    out = trade_outcomes(stored, bars_frame(bars), CLOSE).row(0, named=True)
+    assert (out["exit_reason"], out["exit_price"], out["bars_held"]) == ("TARGET", 108.0, 3)
