@@ -49,9 +49,10 @@ def final_confidence(base_confidence: pl.Expr, multiplier: pl.Expr) -> pl.Expr:
 
 
 def multiplier_bucket(multiplier: pl.Expr) -> pl.Expr:
-    """The seed report's buckets: kill (0), reduced (<1), normal (1), boosted (>1)."""
+    """The seed report's buckets: kill (0), reduced (<1), normal (1), boosted (>1); null stays null."""
     return (
-        pl.when(multiplier == 0).then(pl.lit("kill"))
+        pl.when(multiplier.is_null()).then(pl.lit(None, pl.String))
+        .when(multiplier == 0).then(pl.lit("kill"))
         .when(multiplier < 1).then(pl.lit("reduced"))
         .when(multiplier == 1).then(pl.lit("normal"))
         .otherwise(pl.lit("boosted"))

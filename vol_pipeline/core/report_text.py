@@ -1,0 +1,57 @@
+"""The session report as plain text lines (what `vol-pipeline report` and the demo print)."""
+
+from __future__ import annotations
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key} {n}" for key, n in counts.items()) or "none"
+
+
+def _distribution(stats: dict) -> str:
+    if not stats["count"]:
+        return "none"
+    return (f"median {stats['median']:.2f} (p25 {stats['p25']:.2f}, p75 {stats['p75']:.2f}, "
+            f"range {stats['min']:.2f}-{stats['max']:.2f}; {stats['share_in_expected_range']:.0%} in 30-70%)")
+
+
+def render(report: dict) -> str:
+    """Every section of a stored report (core.report + what_if + checklist), one line each."""
+    coverage, recs, dispatch = report["coverage"], report["recommendations"], report["dispatch"]
+    outcomes, confidence = report["outcomes"], report["confidence"]
+    lines = [
+        f"Session report {report['session']}",
+        f"  tickers: {coverage['tickers_with_bars']} with bars, {coverage['tickers_with_volume_features']} "
+        f"with volume features; {coverage['bars']} bars",
+        f"  recommendations: {recs['count']} ({_counts(recs['by_action'])})",
+        f"  execution rate: {_pct(dispatch['execution_rate'])} ({dispatch['simulated']} simulated, "
+        f"{dispatch['skipped']} skipped)",
+        f"  skips by gate: {_counts(dispatch['skips_by_gate'])}",
+        f"  confidence of directional signals before the volume multiplier: {_distribution(confidence['signals_before'])}",
+        f"  confidence of directional signals after the volume multiplier: {_distribution(confidence['signals_after'])}",
+        f"  confidence of recommendations: {_distribution(confidence['recommendations_after'])}",
+        "  multiplier buckets (directional signals, seed expectation): " + ", ".join(
+            f"{row['bucket']} {_pct(row['share'])} ({row['expected_share']:.0%})" for row in report["multiplier_buckets"]),
+        f"  win rate: {_pct(outcomes['win_rate'])} ({outcomes['wins']} of {outcomes['trades']} trades; "
+        f"P&L {outcomes['pnl']:,.2f}; exits: {_counts(outcomes['by_exit_reason'])})",
+        "  win rate by multiplier bucket: " + ", ".join(
+            f"{row['bucket']} {_pct(row['win_rate'])} ({row['wins']}/{row['trades']})" for row in report["win_rate_by_bucket"]),
+    ]
+    if report.get("what_if"):
+        lines.append("  what-if, volume multiplier on vs off:")
+        lines += [
+            f"    {row['variant']}: {row['recommendations']} recommendations, {row['executions']} executions "
+            f"(execution rate {_pct(row['execution_rate'])}), win rate {_pct(row['win_rate'])} "
+            f"of {row['trades']} trades, P&L {row['pnl']:,.2f}"
+            for row in report["what_if"]
+        ]
+    if report.get("checklist"):
+        lines.append("  24-hour checklist:")
+        lines += [
+            f"    [{'ok' if item['passed'] else item['severity']}] {item['name']}: {item['detail']}"
+            for item in report["checklist"]
+        ]
+    return "\n".join(lines)
