@@ -146,10 +146,11 @@ class DuckDBWarehouse:
         sql = f"SELECT {', '.join(tbl.columns)} FROM {tbl.name}"
         if where:
             sql += " WHERE " + " AND ".join(where)
+        by_ticker = "ticker" in tbl.columns  # session_reports has none
         if newest_first is not None:
-            sql += f" ORDER BY {tbl.partition_column} DESC, ticker LIMIT {int(newest_first)}"
+            sql += f" ORDER BY {tbl.partition_column} DESC{', ticker' if by_ticker else ''} LIMIT {int(newest_first)}"
         else:
-            sql += f" ORDER BY ticker, {tbl.partition_column}"
+            sql += f" ORDER BY {'ticker, ' if by_ticker else ''}{tbl.partition_column}"
         return self._query(tbl, sql, params)
 
     def volume_coverage(self) -> pl.DataFrame:

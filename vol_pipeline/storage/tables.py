@@ -12,11 +12,14 @@ import polars as pl
 
 from vol_pipeline.core.bars import BAR_COLUMNS, REJECTED_SCHEMA
 from vol_pipeline.core.dispatch import EXECUTION_COLUMNS
+from vol_pipeline.core.exits import OUTCOME_COLUMNS
 from vol_pipeline.core.features import FEATURE_COLUMNS
 from vol_pipeline.core.recommendations import RECOMMENDATION_COLUMNS
 from vol_pipeline.core.signals import SIGNAL_COLUMNS
 
 UTC_TS = pl.Datetime("us", "UTC")
+# session_start: midnight New York of the session date, in UTC (inside the daily partition's window).
+SESSION_REPORT_COLUMNS = {"session_date": pl.String, "session_start": UTC_TS, "generated_at": UTC_TS, "report": pl.String}
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ def _columns(names: tuple[str, ...], schema) -> dict[str, pl.DataType]:
 def _tables() -> dict[str, Table]:
     from vol_pipeline.schemas import BARS_SCHEMA, LANE_FEATURES_SCHEMA, RECOMMENDATIONS_SCHEMA, SIGNALS_SCHEMA
     from vol_pipeline.schemas_executions import EXECUTIONS_SCHEMA
+    from vol_pipeline.schemas_outcomes import OUTCOMES_SCHEMA
 
     quarantine = {"minute_ts": UTC_TS, "source": pl.String, **REJECTED_SCHEMA}
     tables = [
@@ -50,6 +54,10 @@ def _tables() -> dict[str, Table]:
               description="actionable signals after the 15-minute cooldown, with the reason JSON"),
         Table("executions", _columns(EXECUTION_COLUMNS, EXECUTIONS_SCHEMA), json_columns=("gates",),
               description="one paper dispatch decision per recommendation: the 5 gates and the simulated fill"),
+        Table("outcomes", _columns(OUTCOME_COLUMNS, OUTCOMES_SCHEMA), partition_column="entry_ts",
+              description="each simulated execution walked forward to its exit: price, P&L, R multiple, win"),
+        Table("session_report", SESSION_REPORT_COLUMNS, partition_column="session_start", json_columns=("report",),
+              description="one report per trading session (JSON): rates, distributions, win rates, what-if, checklist"),
     ]
     return {t.name: t for t in tables}
 
