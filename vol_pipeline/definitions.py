@@ -8,25 +8,31 @@ from __future__ import annotations
 
 import dagster as dg
 
-from vol_pipeline.defs.assets import build_minute_assets
+from vol_pipeline.defs.assets import build_minute_assets, build_session_assets
 from vol_pipeline.defs.io_manager import WarehouseIOManager
-from vol_pipeline.defs.jobs import build_minute_job
+from vol_pipeline.defs.jobs import build_minute_job, build_session_job
 from vol_pipeline.defs.partitions import market_minute_partitions
+from vol_pipeline.defs.report_sensor import build_session_report_sensor
 from vol_pipeline.defs.resources import BarSourceResource, WarehouseResource
 from vol_pipeline.defs.schedules import build_session_close_schedule
 from vol_pipeline.defs.sensors import build_minute_sensor
+from vol_pipeline.defs.session_partitions import session_partitions
 from vol_pipeline.settings import Settings
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     partitions = market_minute_partitions(settings.partition_start)
-    job = build_minute_job(partitions)
+    sessions = session_partitions(settings.partition_start)
+    job, session_job = build_minute_job(partitions), build_session_job(sessions)
     running = settings.env == "prod"
     warehouse = WarehouseResource(path=str(settings.warehouse_path))
     return dg.Definitions(
-        assets=build_minute_assets(partitions),
-        jobs=[job],
-        sensors=[build_minute_sensor(job, settings.partition_start, running)],
+        assets=[*build_minute_assets(partitions), *build_session_assets(sessions)],
+        jobs=[job, session_job],
+        sensors=[
+            build_minute_sensor(job, settings.partition_start, running),
+            build_session_report_sensor(job, session_job, running),
+        ],
         schedules=[build_session_close_schedule(job, running)],
         resources={
             "bar_source": BarSourceResource(

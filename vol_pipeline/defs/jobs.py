@@ -31,3 +31,16 @@ def build_minute_job(partitions: dg.PartitionsDefinition) -> dg.UnresolvedAssetJ
         executor_def=dg.in_process_executor,
         description="bars -> lane_features -> signals -> recommendations for one market minute or a range of them.",
     )
+
+
+SESSION_JOB = "session_job"
+
+
+def build_session_job(sessions: dg.PartitionsDefinition) -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        SESSION_JOB,
+        selection=dg.AssetSelection.groups("session_reporting"),
+        partitions_def=sessions,
+        executor_def=dg.in_process_executor,
+        description="outcomes -> session_report (with the what-if and the 24-hour checklist) for one trading session.",
+    )

@@ -98,6 +98,10 @@ def summary(table_name: str, frame: pl.DataFrame, minutes: int) -> dict:
         meta["status"] = dg.MetadataValue.json(dict(frame.group_by("status").len().sort("status").iter_rows()))
         skipped_by = frame["failed_gates"].drop_nulls().str.split(",").explode().value_counts().sort("failed_gates")
         meta["skips_by_gate"] = dg.MetadataValue.json(dict(skipped_by.iter_rows()))
+    if table_name == "outcomes" and frame.height:
+        meta["win_rate"] = float(frame["win"].mean())
+        meta["pnl"] = float(frame["pnl"].sum())
+        meta["exit_reasons"] = dg.MetadataValue.json(dict(frame.group_by("exit_reason").len().sort("exit_reason").iter_rows()))
     if table_name == "bars_quarantine" and frame.height:
         meta["rejected_reasons"] = dg.MetadataValue.json(dict(frame.group_by("reason").len().sort("reason").iter_rows()))
     return meta

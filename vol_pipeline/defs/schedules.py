@@ -14,6 +14,7 @@ from vol_pipeline.core.calendar import MARKET_TZ, session_minutes_utc, sessions_
 from vol_pipeline.defs.jobs import range_tags
 
 SESSION_CLOSE_CRON = "10 16 * * 1-5"  # 16:10 New York: ten minutes after the regular close
+TRIGGER_TAG, SESSION_CLOSE_TRIGGER = "vol_pipeline/trigger", "session_close"
 
 
 def session_range_tags(session: date) -> dict[str, str]:
@@ -34,7 +35,7 @@ def build_session_close_schedule(job, running: bool) -> dg.ScheduleDefinition:
         day = context.scheduled_execution_time.date()
         if not sessions_between(day, day):
             return dg.SkipReason(f"{day} is not an NYSE session")
-        return dg.RunRequest(run_key=f"session-{day}", tags={**session_range_tags(day), "vol_pipeline/trigger": "session_close"})
+        return dg.RunRequest(run_key=f"session-{day}", tags={**session_range_tags(day), TRIGGER_TAG: SESSION_CLOSE_TRIGGER})
 
     return session_close_schedule
 

@@ -8,16 +8,17 @@ from vol_pipeline.defs.metadata import column_schema
 from vol_pipeline.defs.resources import utc_window
 
 GROUP = "minute_pipeline"
+SESSION_GROUP = "session_reporting"
 OWNERS = ["team:quant-ops"]
 KINDS = {"polars", "duckdb"}
 # A range of minutes runs as one run: the fast path for history (replay, backfills).
 SINGLE_RUN = dg.BackfillPolicy.single_run()
 
 
-def spec_kwargs(table: str, description: str) -> dict:
+def spec_kwargs(table: str, description: str, group: str = GROUP) -> dict:
     return {
         "description": description,
-        "group_name": GROUP,
+        "group_name": group,
         "owners": OWNERS,
         "kinds": KINDS,
         "metadata": {"dagster/column_schema": column_schema(table), "dagster/table_name": f"warehouse.{table}"},
