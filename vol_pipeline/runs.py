@@ -8,12 +8,12 @@ DAGSTER_HOME=$VOL_PIPELINE_HOME/dagster, so runs made here appear in the UI.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import dagster as dg
 
 from vol_pipeline.core.calendar import market_minutes_between
-from vol_pipeline.defs.jobs import MINUTE_JOB, range_tags
+from vol_pipeline.defs.jobs import MINUTE_JOB, SESSION_JOB, range_tags
 from vol_pipeline.settings import Settings
 
 INSTANCE_YAML = "# vol_pipeline's CLI instance: SQLite storage in this folder, no server.\ntelemetry:\n  enabled: false\n"
@@ -82,3 +82,11 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
                 error = error.cause
             return f"run {result.run_id} failed in {event.step_key}: {error.message.strip().splitlines()[0]}"
     return f"run {result.run_id} failed"
+
+
+def materialize_session(defs: dg.Definitions, instance: dg.DagsterInstance, session: date) -> dg.ExecuteInProcessResult:
+    """One run of the session job (outcomes, session_report) for `session`."""
+    return defs.resolve_job_def(SESSION_JOB).execute_in_process(
+        run_config=QUIET_RUN_CONFIG, instance=instance, partition_key=session.isoformat(),
+        tags={"vol_pipeline/trigger": "cli"}, raise_on_error=False,
+    )

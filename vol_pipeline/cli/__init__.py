@@ -15,7 +15,8 @@ from datetime import date
 
 from vol_pipeline.cli.errors import EXIT_BAD_INPUT, CliError
 
-TABLE_NAMES = ("bars", "bars_quarantine", "lane_features", "signals", "recommendations", "executions")
+TABLE_NAMES = ("bars", "bars_quarantine", "lane_features", "signals", "recommendations", "executions", "outcomes",
+               "session_report")
 
 
 def _iso_date(text: str) -> date:
@@ -57,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     export = _command(commands, "export", "tables:export", "write a warehouse table to a .parquet or .csv file")
     export.add_argument("table", choices=TABLE_NAMES)
     export.add_argument("--out", required=True, help="output file (.csv or .parquet)")
+
+    report = _command(commands, "report", "report:report",
+                      "build a session's outcomes and report (execution rate, win rate, what-if, checklist) and print it")
+    report.add_argument("session_date", type=_iso_date, help="NYSE session, YYYY-MM-DD")
+    report.add_argument("--stored", action="store_true", help="print the stored report without re-building it")
 
     _command(commands, "status", "tables:status", "volume data per ticker and the newest recommendations (read-only)")
 

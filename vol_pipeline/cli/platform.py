@@ -11,6 +11,7 @@ import polars as pl
 
 from vol_pipeline.cli.context import settings_from_env, warehouse
 from vol_pipeline.cli.errors import CliError
+from vol_pipeline.cli.report import session_report_text
 from vol_pipeline.core.calendar import market_minutes_back, market_minutes_between, sessions_between
 from vol_pipeline.core.volume import multiplier_bucket
 from vol_pipeline.settings import Settings, market_today
@@ -96,10 +97,11 @@ def demo(args: argparse.Namespace) -> str:
     end = minutes[-1] + timedelta(minutes=1)
     moved = settings.partition_start != env_settings.partition_start
     start_env = f"VOL_PIPELINE_PARTITION_START={settings.partition_start} " if moved else ""
+    report = session_report_text(settings, session)
     return (
         f"Materialized NYSE session {session} ({len(minutes)} minutes, synthetic bars for "
         f"{', '.join(env_settings.tickers)}) into {settings.warehouse_path}: {runs}.\n"
-        f"{_summary(settings, minutes[0], end)}\n{_ui_hint(settings, start_env)}"
+        f"{_summary(settings, minutes[0], end)}\n{report}\n{_ui_hint(settings, start_env)}"
     )
 
 
