@@ -237,7 +237,8 @@ def test_reading_a_table_never_written_gives_an_empty_frame_with_the_schema(tmp_
     duckdb.connect(str(path)).close()  # a warehouse file without any table
     store = DuckDBWarehouse(path)
     for name, tbl in TABLES.items():
-        got = store.read(name, minute(0), minute(1), equals={"ticker": "AAPL"})
+        equals = {"ticker": "AAPL"} if "ticker" in tbl.columns else None
+        got = store.read(name, minute(0), minute(1), equals=equals)
         assert got.is_empty()
         assert got.schema == pl.Schema(tbl.columns), name
 
