@@ -17,7 +17,7 @@ from typing import Iterator
 import duckdb
 import polars as pl
 
-from vol_pipeline.storage.tables import TABLES, Table, table
+from vol_pipeline.storage.tables import TABLES, Table, table, window_rows
 
 DUCKDB_TYPES = {
     pl.String: "VARCHAR",
@@ -88,15 +88,9 @@ class DuckDBWarehouse:
     # -- writes ------------------------------------------------------------------------
     def replace(self, table_name: str, frame: pl.DataFrame, start: datetime, end: datetime) -> None:
         tbl = table(table_name)
-        rows = frame.select(list(tbl.columns)).cast(tbl.columns)
+        rows = window_rows(tbl, frame, start, end)
         start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
         column = tbl.partition_column
-        outside = rows.filter(pl.col(column).is_null() | (pl.col(column) < start) | (pl.col(column) >= end))
-        if outside.height:
-            raise ValueError(
-                f"{table_name}: {outside.height} row(s) outside the partition window [{start}, {end}), "
-                f"e.g. {outside.row(0, named=True)}"
-            )
         with self._writer() as con:
             self._create_tables(con)
             con.execute("BEGIN TRANSACTION")

@@ -7,6 +7,7 @@ falls in [start, end) are replaced together, which makes every write idempotent.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import polars as pl
 
@@ -70,3 +71,17 @@ def table(name: str) -> Table:
         return TABLES[name]
     except KeyError:
         raise ValueError(f"unknown table {name!r}; tables: {', '.join(TABLES)}") from None
+
+
+def window_rows(tbl: Table, frame: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:
+    """`frame` in the table's columns and types; every row must be in [start, end)."""
+    rows = frame.select(list(tbl.columns)).cast(tbl.columns)
+    start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    column = pl.col(tbl.partition_column)
+    outside = rows.filter(column.is_null() | (column < start) | (column >= end))
+    if outside.height:
+        raise ValueError(
+            f"{tbl.name}: {outside.height} row(s) outside the partition window [{start}, {end}), "
+            f"e.g. {outside.row(0, named=True)}"
+        )
+    return rows

@@ -1,0 +1,159 @@
+"""The production warehouse: PostgreSQL, same interface as the embedded DuckDB one.
+
+Writes are bulk and atomic: the frame goes to a temporary staging table with ADBC (binary
+COPY from Arrow, no row-by-row inserts), then one transaction deletes the partition
+window and inserts the staged rows with casts to the table's types (NUMERIC, JSONB). A
+transaction-scoped advisory lock per (table, window) serialises two writers of the same
+window, so launching one minute twice leaves one copy of its rows. Reads come back as
+Arrow. Every value is a bound parameter; identifiers come from `tables.TABLES` only.
+The schema comes from the migrations (`vol-pipeline db upgrade`), never from here.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Iterator
+
+import polars as pl
+
+from vol_pipeline.storage.postgres_url import driver_url, redacted
+from vol_pipeline.storage.tables import Table, table, window_rows
+
+PG_TYPES = {pl.String: "text", pl.Float64: "float8", pl.Int64: "int8", pl.Int32: "int4", pl.Boolean: "bool"}
+STAGE = "vol_pipeline_stage"
+CONNECT_ATTEMPTS = 4  # 0.5 + 1 + 2 s of backoff before giving up on an unreachable server
+
+
+class WarehouseUnavailableError(RuntimeError):
+    """The PostgreSQL server could not be reached (the message never contains credentials)."""
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"'
+
+
+def _pg_type(tbl: Table, column: str) -> str:
+    if column in tbl.json_columns:
+        return "jsonb"
+    dtype = tbl.columns[column]
+    return "timestamptz" if isinstance(dtype, pl.Datetime) else PG_TYPES[dtype.base_type()]
+
+
+def _select_list(tbl: Table) -> str:
+    """Each column cast to the type polars expects (NUMERIC -> float8, JSONB -> text)."""
+    out = []
+    for column in tbl.columns:
+        target = "text" if column in tbl.json_columns else _pg_type(tbl, column)
+        out.append(f"{_quoted(column)}::{target} AS {_quoted(column)}")
+    return ", ".join(out)
+
+
+class PostgresWarehouse:
+    def __init__(self, url: str):
+        self._url = driver_url(url)
+        self.location = redacted(url)  # what messages may show
+
+    def __repr__(self) -> str:
+        return f"PostgresWarehouse({self.location})"
+
+    # -- connections -------------------------------------------------------------------
+    @contextmanager
+    def _connect(self) -> Iterator:
+        import adbc_driver_postgresql.dbapi as adbc
+
+        delay = 0.5
+        for attempt in range(1, CONNECT_ATTEMPTS + 1):
+            try:
+                connection = adbc.connect(self._url)
+                break
+            except adbc.OperationalError as error:
+                if attempt == CONNECT_ATTEMPTS:
+                    reason = str(error).splitlines()[0]
+                    raise WarehouseUnavailableError(
+                        f"warehouse {self.location} unreachable after {attempt} attempts: {reason}") from None
+                time.sleep(delay)
+                delay *= 2
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    # -- writes ------------------------------------------------------------------------
+    def replace(self, table_name: str, frame: pl.DataFrame, start: datetime, end: datetime) -> None:
+        tbl = table(table_name)
+        rows = window_rows(tbl, frame, start, end)
+        start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+        column = _quoted(tbl.partition_column)
+        lock_key = f"{tbl.name}:{start.isoformat()}:{end.isoformat()}"
+        self._write(tbl, rows, f"DELETE FROM {tbl.name} WHERE {column} >= $1 AND {column} < $2", (start, end), lock_key)
+
+    def replace_unplaced(self, source: str, frame: pl.DataFrame) -> None:
+        tbl = table("bars_quarantine")
+        rows = frame.with_columns(minute_ts=pl.lit(None, tbl.columns["minute_ts"]), source=pl.lit(source))
+        rows = rows.select(list(tbl.columns)).cast(tbl.columns)
+        self._write(tbl, rows, f"DELETE FROM {tbl.name} WHERE minute_ts IS NULL AND source = $1", (source,),
+                    f"{tbl.name}:unplaced:{source}")
+
+    def _write(self, tbl: Table, rows: pl.DataFrame, delete_sql: str, params: tuple, lock_key: str) -> None:
+        columns = ", ".join(_quoted(c) for c in tbl.columns)
+        casts = ", ".join(f"{_quoted(c)}::{_pg_type(tbl, c)}" for c in tbl.columns)
+        with self._connect() as connection, connection.cursor() as cursor:
+            if rows.height:
+                cursor.adbc_ingest(STAGE, rows.to_arrow(), mode="create", temporary=True)
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", (lock_key,))
+            cursor.execute(delete_sql, params)
+            if rows.height:
+                cursor.execute(f"INSERT INTO {tbl.name} ({columns}) SELECT {casts} FROM {STAGE}")
+            connection.commit()
+
+    # -- reads -------------------------------------------------------------------------
+    def read(
+        self,
+        table_name: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        equals: dict[str, object] | None = None,
+        newest_first: int | None = None,
+    ) -> pl.DataFrame:
+        tbl = table(table_name)
+        column = _quoted(tbl.partition_column)
+        where, params = [], []
+        if start is not None:
+            params.append(start.astimezone(timezone.utc))
+            where.append(f"{column} >= ${len(params)}")
+        if end is not None:
+            params.append(end.astimezone(timezone.utc))
+            where.append(f"{column} < ${len(params)}")
+        for name, value in (equals or {}).items():
+            if name not in tbl.columns:
+                raise ValueError(f"{table_name} has no column {name!r}")
+            params.append(value)
+            where.append(f"{_quoted(name)} = ${len(params)}")
+        sql = f"SELECT {_select_list(tbl)} FROM {tbl.name}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        by_ticker = "ticker" in tbl.columns
+        if newest_first is not None:
+            params.append(int(newest_first))
+            sql += f" ORDER BY {column} DESC{', ticker' if by_ticker else ''} LIMIT ${len(params)}"
+        else:
+            sql += f" ORDER BY {'ticker, ' if by_ticker else ''}{column}"
+        return self._query(sql, tuple(params), tbl.columns)
+
+    def volume_coverage(self) -> pl.DataFrame:
+        sql = (
+            "SELECT ticker, count(*)::int8 AS feature_rows, count(volume_ratio)::int8 AS rows_with_volume,"
+            " (count(*) FILTER (WHERE volume_surge))::int8 AS surges, max(ts) AS newest_ts"
+            " FROM lane_features GROUP BY ticker ORDER BY ticker"
+        )
+        schema = {"ticker": pl.String, "feature_rows": pl.Int64, "rows_with_volume": pl.Int64,
+                  "surges": pl.Int64, "newest_ts": table("lane_features").columns["ts"]}
+        return self._query(sql, (), schema)
+
+    def _query(self, sql: str, params: tuple, schema: dict) -> pl.DataFrame:
+        with self._connect() as connection, connection.cursor() as cursor:
+            cursor.execute(sql, params or None)
+            result = pl.from_arrow(cursor.fetch_arrow_table())
+        return result.cast(schema) if result.height else pl.DataFrame(schema=schema)
