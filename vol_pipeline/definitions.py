@@ -6,6 +6,8 @@ for the current environment (VOL_PIPELINE_* variables, see vol_pipeline/settings
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
 from vol_pipeline.defs.assets import build_minute_assets, build_session_assets
@@ -17,7 +19,15 @@ from vol_pipeline.defs.resources import BarSourceResource, WarehouseResource
 from vol_pipeline.defs.schedules import build_session_close_schedule
 from vol_pipeline.defs.sensors import build_minute_sensor
 from vol_pipeline.defs.session_partitions import session_partitions
-from vol_pipeline.settings import Settings
+from vol_pipeline.settings import WAREHOUSE_URL_VAR, Settings
+
+
+def warehouse_resource(settings: Settings) -> WarehouseResource:
+    """The URL from the environment stays an EnvVar, so Dagster never stores or shows it."""
+    url = settings.warehouse_url
+    if url and os.environ.get(WAREHOUSE_URL_VAR) == url:
+        url = dg.EnvVar(WAREHOUSE_URL_VAR)
+    return WarehouseResource(path=str(settings.warehouse_path), url=url, url_secret_id=settings.warehouse_url_secret)
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -25,7 +35,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     sessions = session_partitions(settings.partition_start)
     job, session_job = build_minute_job(partitions), build_session_job(sessions)
     running = settings.env == "prod"
-    warehouse = WarehouseResource(path=str(settings.warehouse_path))
+    warehouse = warehouse_resource(settings)
     return dg.Definitions(
         assets=[*build_minute_assets(partitions), *build_session_assets(sessions)],
         jobs=[job, session_job],

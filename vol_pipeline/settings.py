@@ -1,13 +1,14 @@
 """Settings read from the environment: where data lives, which bars, which environment.
 
 One place for every VOL_PIPELINE_* variable so the CLI, the code location and the tests
-agree. Nothing secret is read here (secrets come with the production issue).
+agree. The warehouse URL is a secret: it is never part of repr(), and messages use
+`warehouse_location` (host and database only).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,6 +20,8 @@ NEW_YORK = ZoneInfo(MARKET_TZ)
 # The default partition start trails today by this much: recent history stays visible and
 # the partition count stays small (~8k keys, far under Dagster's ~100k guidance).
 DEFAULT_HISTORY_DAYS = 30
+WAREHOUSE_URL_VAR = "VOL_PIPELINE_WAREHOUSE_URL"
+WAREHOUSE_URL_SECRET_VAR = "VOL_PIPELINE_WAREHOUSE_URL_SECRET"
 
 
 @dataclass(frozen=True)
@@ -29,10 +32,29 @@ class Settings:
     bars_file: Path | None = None  # set: replay this file; unset: synthetic bars
     tickers: tuple[str, ...] = DEFAULT_TICKERS
     seed: int = 7
+    # PostgreSQL warehouse: the URL itself, or the AWS Secrets Manager secret holding it.
+    # Neither set: the embedded DuckDB file under `home`.
+    warehouse_url: str | None = field(default=None, repr=False)
+    warehouse_url_secret: str | None = None
 
     @property
     def warehouse_path(self) -> Path:
         return self.home / "warehouse.duckdb"
+
+    @property
+    def uses_postgres(self) -> bool:
+        return bool(self.warehouse_url or self.warehouse_url_secret)
+
+    @property
+    def warehouse_location(self) -> str:
+        """Where the warehouse is, safe to print (no credentials)."""
+        if self.warehouse_url:
+            from vol_pipeline.storage.postgres_url import redacted
+
+            return redacted(self.warehouse_url)
+        if self.warehouse_url_secret:
+            return f"PostgreSQL from secret {self.warehouse_url_secret}"
+        return str(self.warehouse_path)
 
     @property
     def dagster_home(self) -> Path:
@@ -54,6 +76,9 @@ class Settings:
         if kind not in ("local", "prod"):
             raise ValueError(f"VOL_PIPELINE_ENV must be 'local' or 'prod', got {kind!r}")
         bars_file = env.get("VOL_PIPELINE_BARS_FILE")
+        if kind == "prod" and not (env.get(WAREHOUSE_URL_VAR) or env.get(WAREHOUSE_URL_SECRET_VAR)):
+            raise ValueError(f"VOL_PIPELINE_ENV=prod needs {WAREHOUSE_URL_VAR} or {WAREHOUSE_URL_SECRET_VAR} "
+                             "(production writes to PostgreSQL, never to the embedded file)")
         return Settings(
             home=Path(env.get("VOL_PIPELINE_HOME", ".vol_pipeline")).resolve(),
             partition_start=start,
@@ -61,6 +86,8 @@ class Settings:
             bars_file=Path(bars_file).resolve() if bars_file else None,
             tickers=tickers or DEFAULT_TICKERS,
             seed=int(env.get("VOL_PIPELINE_SEED", "7")),
+            warehouse_url=env.get(WAREHOUSE_URL_VAR) or None,
+            warehouse_url_secret=env.get(WAREHOUSE_URL_SECRET_VAR) or None,
         )
 
 

@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("session_date", type=_iso_date, help="NYSE session, YYYY-MM-DD")
     report.add_argument("--stored", action="store_true", help="print the stored report without re-building it")
 
+    db = _command(commands, "db", "", "PostgreSQL warehouse schema (needs VOL_PIPELINE_WAREHOUSE_URL)")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    _command(db_commands, "upgrade", "db:upgrade", "apply pending schema migrations (safe to run again)")
+    _command(db_commands, "status", "db:status", "list the schema migrations and which are applied")
+
     _command(commands, "status", "tables:status", "volume data per ticker and the newest recommendations (read-only)")
 
     explain = _command(commands, "explain", "tables:explain", "show how one recommendation's confidence was derived")

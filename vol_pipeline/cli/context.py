@@ -15,6 +15,6 @@ def settings_from_env() -> Settings:
 
 
 def warehouse(settings: Settings) -> Warehouse:
-    from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse
+    from vol_pipeline.storage.open import open_warehouse
 
-    return DuckDBWarehouse(settings.warehouse_path)
+    return open_warehouse(settings.warehouse_path, settings.warehouse_url, settings.warehouse_url_secret)

@@ -100,7 +100,7 @@ def demo(args: argparse.Namespace) -> str:
     report = session_report_text(settings, session)
     return (
         f"Materialized NYSE session {session} ({len(minutes)} minutes, synthetic bars for "
-        f"{', '.join(env_settings.tickers)}) into {settings.warehouse_path}: {runs}.\n"
+        f"{', '.join(env_settings.tickers)}) into {settings.warehouse_location}: {runs}.\n"
         f"{_summary(settings, minutes[0], end)}\n{report}\n{_ui_hint(settings, start_env)}"
     )
 
@@ -121,7 +121,7 @@ def replay(args: argparse.Namespace) -> str:
     settings = replace(env_settings, bars_file=source.path, partition_start=min(env_settings.partition_start, first.date()))
     warehouse(settings).replace_unplaced(str(source.path), source.unplaced.drop("minute_ts", "source"))
     runs = _run(settings, minutes, f"replay {source.path.name}") if minutes else "no market minute in the file"
-    notes = [f"Replayed {len(minutes)} market minutes of {source.path} into {settings.warehouse_path}: {runs}."]
+    notes = [f"Replayed {len(minutes)} market minutes of {source.path} into {settings.warehouse_location}: {runs}."]
     if outside:
         notes.append(f"{outside} minute(s) with bars outside NYSE regular sessions were not materialized (no partition).")
     if source.validation.rejected.height:

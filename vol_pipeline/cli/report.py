@@ -26,7 +26,7 @@ def session_report_text(settings: Settings, session: date, refresh: bool = True)
         if datetime.now(timezone.utc) < close:
             raise CliError(f"session {session} has not closed yet (closes {close:%H:%M} UTC)")
         if store.read("bars", first_bar, close, newest_first=1).is_empty():
-            raise CliError(f"no bars stored for session {session} in {settings.warehouse_path}: "
+            raise CliError(f"no bars stored for session {session} in {settings.warehouse_location}: "
                            f"run `vol-pipeline demo --session {session}` or `vol-pipeline replay --bars FILE` first")
         _materialize(settings, session)
     stored = store.read("session_report", equals={"session_date": session.isoformat()})

@@ -25,7 +25,7 @@ def export(args: argparse.Namespace) -> str:
     settings = settings_from_env()
     frame = warehouse(settings).read(args.table)
     write_frame(frame, args.out)
-    return f"wrote {frame.height} rows of {args.table} from {settings.warehouse_path} to {args.out}"
+    return f"wrote {frame.height} rows of {args.table} from {settings.warehouse_location} to {args.out}"
 
 
 def _table(frame: pl.DataFrame) -> str:
@@ -41,7 +41,7 @@ def status(args: argparse.Namespace) -> str:
     volume = pl.col("reason").str.json_path_match("$.volume.assessment").alias("assessment")
     shown = recent.select("id", "action", "instrument_type", "base_confidence", "volume_ratio", "volume_mult", volume, "confidence")
     return (
-        f"warehouse: {settings.warehouse_path}\n\nlane_features rows with volume data, per ticker:\n{_table(coverage)}\n\n"
+        f"warehouse: {settings.warehouse_location}\n\nlane_features rows with volume data, per ticker:\n{_table(coverage)}\n\n"
         f"newest {RECENT_RECOMMENDATIONS} recommendations with their volume block:\n{_table(shown)}"
     )
 
@@ -55,7 +55,7 @@ def explain(args: argparse.Namespace) -> str:
     store = warehouse(settings)
     found = store.read("recommendations", equals={"id": args.id})
     if found.is_empty():
-        raise CliError(f"no recommendation with id {args.id!r} in {settings.warehouse_path} (see vol-pipeline status)")
+        raise CliError(f"no recommendation with id {args.id!r} in {settings.warehouse_location} (see vol-pipeline status)")
     rec = found.row(0, named=True)
     ticker, ts = rec["ticker"], rec["ts"]
     minute_end = ts + timedelta(minutes=1)

@@ -9,7 +9,7 @@ import dagster as dg
 
 from vol_pipeline.core.config import DEFAULT_TICKERS
 from vol_pipeline.sources.base import BarSource
-from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse
+from vol_pipeline.storage.open import open_warehouse
 from vol_pipeline.storage.warehouse import Warehouse
 
 
@@ -33,12 +33,15 @@ class BarSourceResource(dg.ConfigurableResource):
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The embedded DuckDB warehouse file (PostgreSQL comes with the production issue)."""
+    """The warehouse: PostgreSQL when `url` or `url_secret_id` is set, else the DuckDB file
+    at `path`. Pass `url` as dg.EnvVar so the UI shows the variable's name, never the value."""
 
     path: str
+    url: str | None = None
+    url_secret_id: str | None = None  # AWS Secrets Manager secret holding the URL
 
     def get(self) -> Warehouse:
-        return DuckDBWarehouse(self.path)
+        return open_warehouse(self.path, self.url, self.url_secret_id)
 
 
 def utc_window(window: dg.TimeWindow) -> tuple:

@@ -30,6 +30,10 @@ class WarehouseUnavailableError(RuntimeError):
     """The PostgreSQL server could not be reached (the message never contains credentials)."""
 
 
+class WarehouseSchemaError(RuntimeError):
+    """A table is missing: the migrations have not been applied to this database."""
+
+
 def _quoted(name: str) -> str:
     return f'"{name}"'
 
@@ -61,6 +65,7 @@ class PostgresWarehouse:
     # -- connections -------------------------------------------------------------------
     @contextmanager
     def _connect(self) -> Iterator:
+        """A connection, retried with backoff while the server is unreachable."""
         import adbc_driver_postgresql.dbapi as adbc
 
         delay = 0.5
@@ -77,6 +82,12 @@ class PostgresWarehouse:
                 delay *= 2
         try:
             yield connection
+        except adbc.ProgrammingError as error:
+            if "does not exist" in str(error):  # undefined table
+                raise WarehouseSchemaError(
+                    f"warehouse {self.location}: {str(error).splitlines()[0]}; "
+                    "apply the migrations with `vol-pipeline db upgrade`") from None
+            raise
         finally:
             connection.close()
 

@@ -241,9 +241,26 @@ def test_a_bad_partition_start_is_a_clear_error(bad):
     assert "YYYY-MM-DD" in message
 
 
-@pytest.mark.parametrize("env, expected", [({}, "local"), ({"VOL_PIPELINE_ENV": "local"}, "local"), ({"VOL_PIPELINE_ENV": "prod"}, "prod")])
+PG_URL = {"VOL_PIPELINE_WAREHOUSE_URL": "postgresql://vp:pw@db.internal:5432/vol"}
+
+
+@pytest.mark.parametrize("env, expected", [({}, "local"), ({"VOL_PIPELINE_ENV": "local"}, "local"),
+                                           ({"VOL_PIPELINE_ENV": "prod", **PG_URL}, "prod")])
 def test_environment_kind(env, expected):
     assert Settings.from_env(env).env == expected
+
+
+def test_prod_without_a_postgres_warehouse_is_an_error():
+    with pytest.raises(ValueError, match="VOL_PIPELINE_ENV=prod needs VOL_PIPELINE_WAREHOUSE_URL"):
+        Settings.from_env({"VOL_PIPELINE_ENV": "prod"})
+    assert Settings.from_env({"VOL_PIPELINE_ENV": "prod", "VOL_PIPELINE_WAREHOUSE_URL_SECRET": "vol/db"}).uses_postgres
+
+
+def test_the_warehouse_url_never_shows_in_repr_or_location():
+    settings = Settings.from_env(PG_URL)
+    assert settings.uses_postgres
+    assert "pw" not in repr(settings) and "vp:" not in repr(settings)
+    assert settings.warehouse_location == "postgresql://db.internal:5432/vol"
 
 
 @pytest.mark.parametrize("bad", ["production", "dev", "PROD ", "staging"])
@@ -271,6 +288,7 @@ def test_from_env_reads_os_environ_when_no_mapping_is_given(monkeypatch, tmp_pat
     monkeypatch.setenv("VOL_PIPELINE_HOME", str(tmp_path))
     monkeypatch.setenv("VOL_PIPELINE_PARTITION_START", "2026-11-02")
     monkeypatch.setenv("VOL_PIPELINE_ENV", "prod")
+    monkeypatch.setenv("VOL_PIPELINE_WAREHOUSE_URL", PG_URL["VOL_PIPELINE_WAREHOUSE_URL"])
     settings = Settings.from_env()
     assert (settings.home, settings.partition_start, settings.env) == (tmp_path.resolve(), date(2026, 11, 2), "prod")
 
