@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 
+from vol_pipeline.defs.archive import HistoryArchiveResource
 from vol_pipeline.defs.assets import build_minute_assets, build_session_assets
 from vol_pipeline.defs.io_manager import WarehouseIOManager
 from vol_pipeline.defs.jobs import build_minute_job, build_session_job
@@ -52,6 +54,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ),
             "warehouse": warehouse,
             "io_manager": WarehouseIOManager(warehouse=warehouse),
+            "archive": HistoryArchiveResource(
+                local_dir=str(settings.archive_dir), bucket=settings.archive_bucket, prefix=settings.archive_prefix,
+                s3=S3Resource(),  # region, endpoint and credentials from the standard AWS variables / IAM role
+            ),
         },
         executor=dg.in_process_executor,
     )

@@ -36,6 +36,9 @@ class Settings:
     # Neither set: the embedded DuckDB file under `home`.
     warehouse_url: str | None = field(default=None, repr=False)
     warehouse_url_secret: str | None = None
+    # Cold history (session_archive): this S3 bucket when set, else home/archive.
+    archive_bucket: str | None = None
+    archive_prefix: str = "vol_pipeline/history"
 
     @property
     def warehouse_path(self) -> Path:
@@ -55,6 +58,10 @@ class Settings:
         if self.warehouse_url_secret:
             return f"PostgreSQL from secret {self.warehouse_url_secret}"
         return str(self.warehouse_path)
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.home / "archive"
 
     @property
     def dagster_home(self) -> Path:
@@ -88,6 +95,8 @@ class Settings:
             seed=int(env.get("VOL_PIPELINE_SEED", "7")),
             warehouse_url=env.get(WAREHOUSE_URL_VAR) or None,
             warehouse_url_secret=env.get(WAREHOUSE_URL_SECRET_VAR) or None,
+            archive_bucket=env.get("VOL_PIPELINE_ARCHIVE_BUCKET") or None,
+            archive_prefix=env.get("VOL_PIPELINE_ARCHIVE_PREFIX") or "vol_pipeline/history",
         )
 
 

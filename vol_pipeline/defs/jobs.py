@@ -42,5 +42,5 @@ def build_session_job(sessions: dg.PartitionsDefinition) -> dg.UnresolvedAssetJo
         selection=dg.AssetSelection.groups("session_reporting"),
         partitions_def=sessions,
         executor_def=dg.in_process_executor,
-        description="outcomes -> session_report (with the what-if and the 24-hour checklist) for one trading session.",
+        description="outcomes -> session_report (with the what-if and the 24-hour checklist) -> session_archive for one trading session.",
     )

@@ -1,5 +1,5 @@
 """The per-minute assets: bars (+ quarantine) -> lane_features -> signals -> recommendations -> executions;
-the per-session assets: outcomes -> session_report."""
+the per-session assets: outcomes -> session_report -> session_archive."""
 
 import dagster as dg
 
@@ -8,6 +8,7 @@ from vol_pipeline.defs.assets.executions import build_executions
 from vol_pipeline.defs.assets.lane_features import build_lane_features
 from vol_pipeline.defs.assets.outcomes import build_outcomes
 from vol_pipeline.defs.assets.recommendations import build_recommendations
+from vol_pipeline.defs.assets.session_archive import build_session_archive
 from vol_pipeline.defs.assets.session_report import build_session_report
 from vol_pipeline.defs.assets.signals import build_signals
 
@@ -17,4 +18,4 @@ def build_minute_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
 
 
 def build_session_assets(sessions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    return [build_outcomes(sessions), build_session_report(sessions)]
+    return [build_outcomes(sessions), build_session_report(sessions), build_session_archive(sessions)]
