@@ -31,3 +31,27 @@ def migrated_postgres_url(postgres_url):
 
     upgrade(postgres_url)
     return postgres_url
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """An S3 / Secrets Manager compatible endpoint on loopback (moto's server), never AWS."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_env(monkeypatch, moto_endpoint):
+    """Point every boto3 client of the test at the loopback endpoint, with dummy credentials."""
+    for name, value in {
+        "AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return moto_endpoint
