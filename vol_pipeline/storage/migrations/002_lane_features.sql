@@ -14,4 +14,5 @@ CREATE TABLE IF NOT EXISTS lane_features (
     computed_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
     PRIMARY KEY (ts, ticker)
 );
-CREATE INDEX IF NOT EXISTS idx_lane_features_ticker_ts ON lane_features (ticker, ts DESC);
+-- No separate (ticker, ts) index: idx_lane_features_volume (003) leads with (ticker, ts)
+-- and serves those lookups; each extra index slows every bulk write.
