@@ -24,6 +24,8 @@ def build_session_report_sensor(minute_job, session_job, running: bool) -> dg.Se
         if tags.get(TRIGGER_TAG) != SESSION_CLOSE_TRIGGER or RANGE_START not in tags:
             return dg.SkipReason(f"run {context.dagster_run.run_id} is not a session-close re-run")
         session = tags[RANGE_START][:10]  # minute keys start with the New York date: 2026-11-23-09:30
-        return dg.RunRequest(run_key=f"report-{session}", partition_key=session, tags={TRIGGER_TAG: "session_report"})
+        # One report per successful session re-run: a second re-run the same day reports again.
+        run_key = f"report-{session}-{context.dagster_run.run_id[:8]}"
+        return dg.RunRequest(run_key=run_key, partition_key=session, tags={TRIGGER_TAG: "session_report"})
 
     return session_report_sensor

@@ -6,6 +6,7 @@ Runs are found by those tags, so a backfill months later still counts for its se
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from datetime import date, timedelta
 
 import dagster as dg
@@ -23,29 +24,33 @@ def _session_keys(session: date) -> list[str]:
     return [partition_key(first + timedelta(minutes=i)) for i in range((end - first) // timedelta(minutes=1))]
 
 
-def _minutes_of(record: dg.RunRecord, position: dict[str, int]) -> set[int]:
+def _minutes_of(record: dg.RunRecord, keys: list[str]) -> set[int]:
+    """Positions in the session's `keys` that the run covered. Keys sort as text
+    (2026-11-23-09:30), so a range reaching into the session from the previous one (replay
+    ranges run across the night) is clipped to the session."""
     tags = record.dagster_run.tags
     first = tags.get("dagster/partition") or tags.get(RANGE_START)
     last = tags.get("dagster/partition") or tags.get(RANGE_END)
-    if first not in position:
+    if not first or not last:
         return set()
-    return set(range(position[first], position.get(last, len(position) - 1) + 1))
+    return set(range(bisect_left(keys, first), bisect_right(keys, last)))
 
 
 def unrepaired_failures(instance: dg.DagsterInstance, session: date) -> list[str]:
-    """Run ids of failed runs on `session` with a minute that no later successful run covered."""
+    """Run ids of failed runs on `session` with a minute that no later successful run covered.
+
+    Runs are found by a partition tag or a range start or end inside the session; a single
+    run spanning the whole session and both neighbours is not found (none of ours does).
+    """
     keys = _session_keys(session)
-    position = {key: i for i, key in enumerate(keys)}
-    records = sorted(
-        [*instance.get_run_records(dg.RunsFilter(job_name=MINUTE_JOB, statuses=FINISHED, tags={"dagster/partition": keys})),
-         *instance.get_run_records(dg.RunsFilter(job_name=MINUTE_JOB, statuses=FINISHED, tags={RANGE_START: keys}))],
-        key=lambda r: r.create_timestamp,
-        reverse=True,
-    )
+    found: dict[str, dg.RunRecord] = {}
+    for tag in ("dagster/partition", RANGE_START, RANGE_END):
+        for record in instance.get_run_records(dg.RunsFilter(job_name=MINUTE_JOB, statuses=FINISHED, tags={tag: keys})):
+            found[record.dagster_run.run_id] = record
     repaired: set[int] = set()  # minutes covered by a success newer than the run being looked at
     failed = []
-    for record in records:  # runs, not rows: at most a few hundred per session
-        minutes = _minutes_of(record, position)
+    for record in sorted(found.values(), key=lambda r: r.create_timestamp, reverse=True):  # runs, not rows
+        minutes = _minutes_of(record, keys)
         if record.dagster_run.status == dg.DagsterRunStatus.SUCCESS:
             repaired |= minutes
         elif not minutes <= repaired:
