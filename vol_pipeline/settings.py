@@ -86,6 +86,11 @@ class Settings:
         if kind == "prod" and not (env.get(WAREHOUSE_URL_VAR) or env.get(WAREHOUSE_URL_SECRET_VAR)):
             raise ValueError(f"VOL_PIPELINE_ENV=prod needs {WAREHOUSE_URL_VAR} or {WAREHOUSE_URL_SECRET_VAR} "
                              "(production writes to PostgreSQL, never to the embedded file)")
+        warehouse_url = env.get(WAREHOUSE_URL_VAR) or None
+        if warehouse_url:
+            from vol_pipeline.storage.postgres_url import redacted
+
+            redacted(warehouse_url)  # a malformed URL fails here, with a message that never quotes it
         return Settings(
             home=Path(env.get("VOL_PIPELINE_HOME", ".vol_pipeline")).resolve(),
             partition_start=start,
@@ -93,7 +98,7 @@ class Settings:
             bars_file=Path(bars_file).resolve() if bars_file else None,
             tickers=tickers or DEFAULT_TICKERS,
             seed=int(env.get("VOL_PIPELINE_SEED", "7")),
-            warehouse_url=env.get(WAREHOUSE_URL_VAR) or None,
+            warehouse_url=warehouse_url,
             warehouse_url_secret=env.get(WAREHOUSE_URL_SECRET_VAR) or None,
             archive_bucket=env.get("VOL_PIPELINE_ARCHIVE_BUCKET") or None,
             archive_prefix=env.get("VOL_PIPELINE_ARCHIVE_PREFIX") or "vol_pipeline/history",

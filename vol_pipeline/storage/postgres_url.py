@@ -22,6 +22,10 @@ def driver_url(url: str) -> str:
 def redacted(url: str) -> str:
     """The URL with user and password removed: host, port and database only."""
     parts = urlsplit(driver_url(url))
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
+    try:
+        host, port = parts.hostname or "", parts.port
+    except ValueError:  # e.g. an unencoded '#' or '/' in the password: the message would quote it
+        raise ValueError("the PostgreSQL URL is malformed (value not shown); "
+                         "percent-encode special characters in the password") from None
+    netloc = f"{host}:{port}" if port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

@@ -24,6 +24,7 @@ from vol_pipeline.storage.tables import Table, table, window_rows
 PG_TYPES = {pl.String: "text", pl.Float64: "float8", pl.Int64: "int8", pl.Int32: "int4", pl.Boolean: "bool"}
 STAGE = "vol_pipeline_stage"
 CONNECT_ATTEMPTS = 4  # 0.5 + 1 + 2 s of backoff before giving up on an unreachable server
+MISSING_SCHEMA_STATES = {"42P01", "42703"}  # undefined_table, undefined_column: migrations not applied
 
 
 class WarehouseUnavailableError(RuntimeError):
@@ -83,7 +84,7 @@ class PostgresWarehouse:
         try:
             yield connection
         except adbc.ProgrammingError as error:
-            if "does not exist" in str(error):  # undefined table
+            if getattr(error, "sqlstate", None) in MISSING_SCHEMA_STATES:
                 raise WarehouseSchemaError(
                     f"warehouse {self.location}: {str(error).splitlines()[0]}; "
                     "apply the migrations with `vol-pipeline db upgrade`") from None
@@ -141,7 +142,8 @@ class PostgresWarehouse:
             if name not in tbl.columns:
                 raise ValueError(f"{table_name} has no column {name!r}")
             params.append(value)
-            where.append(f"{_quoted(name)} = ${len(params)}")
+            cast = "::jsonb" if name in tbl.json_columns else ""  # JSON equality, not text equality
+            where.append(f"{_quoted(name)} = ${len(params)}{cast}")
         sql = f"SELECT {_select_list(tbl)} FROM {tbl.name}"
         if where:
             sql += " WHERE " + " AND ".join(where)
