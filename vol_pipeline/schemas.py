@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from vol_pipeline.contract_precheck import POLARS_EXPR, passes
 from vol_pipeline.core.bars import BAR_ROW_CHECKS, BAR_SCHEMA
 from vol_pipeline.core.config import FeatureConfig, SignalRuleSet
 from vol_pipeline.core.volume import final_confidence, volume_multiplier
@@ -25,7 +26,9 @@ class ContractError(ValueError):
 
 def _expr_check(name: str, expr: pl.Expr) -> pa.Check:
     """A row-wise check from a polars expression (null counts as passing)."""
-    return pa.Check(lambda data: data.lazyframe.select(expr.fill_null(True)), name=name)
+    check = pa.Check(lambda data: data.lazyframe.select(expr.fill_null(True)), name=name)
+    setattr(check, POLARS_EXPR, expr)  # lets the one-pass pre-check evaluate it too
+    return check
 
 
 def _column(dtype, nullable: bool = False, checks: list[pa.Check] | None = None, unique: bool = False) -> pa.Column:
@@ -195,7 +198,12 @@ RECOMMENDATIONS_SCHEMA = recommendations_schema()
 
 
 def check_contract(frame: pl.DataFrame, schema: pa.DataFrameSchema, examples: int = 3) -> pl.DataFrame:
-    """Validate `frame` eagerly; raise ContractError naming column, check and example rows."""
+    """Validate `frame` eagerly; raise ContractError naming column, check and example rows.
+
+    A frame that passes the one-pass pre-check is valid as it is; anything else goes
+    through pandera, which decides and describes the failures."""
+    if passes(frame, schema):
+        return frame
     try:
         return schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
