@@ -81,7 +81,9 @@ def test_the_pre_check_is_never_more_lenient_than_pandera(valid, name):
 
 def test_a_duplicate_key_row_is_not_passed(valid):
     frame, schema = valid["lane_features"]
-    assert not passes(pl.concat([frame, frame.head(1)]), schema)
+    assert not passes(pl.concat([frame, frame.head(1)]), schema)  # unsorted: counted
+    assert not passes(pl.concat([frame, frame.head(1)]).sort("ticker", "ts"), schema)  # sorted, not strictly
+    assert passes(frame.reverse(), schema)  # unique but unsorted: counted, passes
 
 
 def test_schema_shape_problems_are_left_to_pandera(valid):
