@@ -16,7 +16,18 @@ from vol_pipeline.core.calendar import market_minutes_between
 from vol_pipeline.defs.jobs import MINUTE_JOB, SESSION_JOB, range_tags
 from vol_pipeline.settings import Settings
 
-INSTANCE_YAML = "# vol_pipeline's CLI instance: SQLite storage in this folder, no server.\ntelemetry:\n  enabled: false\n"
+# Same settings as the repo-root dagster.yaml: SQLite storage in this folder, no server;
+# queued runs start within ~1 s when the daemon launches them (sensor, schedule, UI).
+INSTANCE_YAML = """# vol_pipeline's CLI instance: SQLite storage in this folder, no server.
+telemetry:
+  enabled: false
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
+    max_concurrent_runs: 4
+"""
 # The CLI shows a progress bar; step-by-step logs stay in the instance (and the UI).
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 

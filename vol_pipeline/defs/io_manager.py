@@ -11,6 +11,7 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
+from vol_pipeline.defs.partitions import run_minute_window
 from vol_pipeline.defs.resources import WarehouseResource, utc_window
 
 
@@ -18,9 +19,20 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     warehouse: WarehouseResource
 
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
-        start, end = utc_window(context.asset_partitions_time_window)
-        self.warehouse.get().replace(context.asset_key.path[-1], obj, start, end)
+        window = _minute_window(context) or utc_window(context.asset_partitions_time_window)
+        self.warehouse.get().replace(context.asset_key.path[-1], obj, *window)
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
-        start, end = utc_window(context.asset_partitions_time_window)
-        return self.warehouse.get().read(context.asset_key.path[-1], start, end)
+        # Every minute input here maps minute to the same minute (identity), so the upstream
+        # window is the run's own.
+        window = _minute_window(context) or utc_window(context.asset_partitions_time_window)
+        return self.warehouse.get().read(context.asset_key.path[-1], *window)
+
+
+def _minute_window(context: dg.OutputContext | dg.InputContext):
+    """The run's minute window from its tags; None outside a run (e.g. a test's bare context)."""
+    try:
+        tags = context.step_context.run_tags
+    except dg.DagsterInvariantViolationError:
+        return None
+    return run_minute_window(tags)

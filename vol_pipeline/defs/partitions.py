@@ -14,6 +14,7 @@ back to the excluded minutes themselves (correct, slower).
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Mapping
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -67,3 +68,26 @@ def minute_of_key(key: str) -> datetime:
     """UTC bar start of a partition key."""
     local = datetime.strptime(key, MINUTE_FORMAT).replace(tzinfo=ZoneInfo(MARKET_TZ))
     return local.astimezone(timezone.utc)
+
+
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def run_minute_window(tags: Mapping[str, str]) -> tuple[datetime, datetime] | None:
+    """UTC [start, end) of the minute or minute range a run targets, read from its tags.
+
+    Dagster derives the same window by walking the cron and its exclusions, which costs
+    ~0.2-0.6 s per call with these partitions (measured: most of a 7-ticker minute run).
+    None when the run is not over minute keys (e.g. a session partition): ask Dagster.
+    """
+    first, last = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    if not (first and last):
+        first = last = tags.get(PARTITION_TAG)
+    if not first:
+        return None
+    try:
+        return minute_of_key(first), minute_of_key(last) + timedelta(minutes=1)
+    except ValueError:
+        return None

@@ -5,7 +5,7 @@ Rows that fail validation are not dropped: they go to bars_quarantine with their
 
 import dagster as dg
 
-from vol_pipeline.defs.assets.common import SINGLE_RUN, spec_kwargs, window
+from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs, window
 from vol_pipeline.defs.checks import contract_result, contract_spec, yield_checked
 from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.resources import BarSourceResource
@@ -28,7 +28,7 @@ def build_bars(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         start, end = window(context)
         valid, quarantine = bar_source.source.fetch(start, end), bar_source.source.rejected(start, end)
         yield from yield_checked([contract_result("bars", valid, BARS_SCHEMA)])
-        minutes = len(context.partition_keys)
+        minutes = minutes_in(context)
         yield dg.Output(valid, "bars", metadata=summary("bars", valid, minutes))
         yield dg.Output(quarantine, "bars_quarantine", metadata=summary("bars_quarantine", quarantine, minutes))
 

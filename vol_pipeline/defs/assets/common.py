@@ -4,7 +4,9 @@ from datetime import datetime
 
 import dagster as dg
 
+from vol_pipeline.core.calendar import market_minutes_between
 from vol_pipeline.defs.metadata import column_schema
+from vol_pipeline.defs.partitions import run_minute_window
 from vol_pipeline.defs.resources import utc_window
 
 GROUP = "minute_pipeline"
@@ -26,5 +28,12 @@ def spec_kwargs(table: str, description: str, group: str = GROUP) -> dict:
 
 
 def window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
-    """UTC [start, end) of the run's partition or partition range."""
-    return utc_window(context.partition_time_window)
+    """UTC [start, end) of the run's partition or partition range (from the run's tags:
+    cheap, where Dagster's own answer walks the minute cron)."""
+    return run_minute_window(context.run.tags) or utc_window(context.partition_time_window)
+
+
+def minutes_in(context: dg.AssetExecutionContext) -> int:
+    """How many minute partitions the run covers (minutes_in(context), without the cron walk)."""
+    start, end = window(context)
+    return len(market_minutes_between(start, end))

@@ -13,7 +13,7 @@ import polars as pl
 
 from vol_pipeline.core.calendar import MARKET_TZ
 from vol_pipeline.core.dispatch import DispatchConfig, dispatch
-from vol_pipeline.defs.assets.common import SINGLE_RUN, spec_kwargs, window
+from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs, window
 from vol_pipeline.defs.checks import contract_result, contract_spec, yield_checked
 from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.resources import WarehouseResource
@@ -47,6 +47,6 @@ def build_executions(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition
         prior = store.read("executions", _new_york_day_start(start), start)  # the daily limit's earlier trades
         decided = dispatch(recommendations, features, bars, None, prior, DISPATCH)
         yield from yield_checked([contract_result("executions", decided, executions_schema(DISPATCH))])
-        yield dg.Output(decided, metadata=summary("executions", decided, len(context.partition_keys)))
+        yield dg.Output(decided, metadata=summary("executions", decided, minutes_in(context)))
 
     return executions

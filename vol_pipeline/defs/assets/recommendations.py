@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 
 from vol_pipeline.core.recommendations import recommend
-from vol_pipeline.defs.assets.common import SINGLE_RUN, spec_kwargs, window
+from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs, window
 from vol_pipeline.defs.assets.signals import RULES
 from vol_pipeline.defs.checks import confidence_result, confidence_spec, contract_result, contract_spec, yield_checked
 from vol_pipeline.defs.metadata import summary
@@ -35,6 +35,6 @@ def build_recommendations(partitions: dg.PartitionsDefinition) -> dg.AssetsDefin
             contract_result("recommendations", recs, recommendations_schema(RULES)),
             confidence_result("recommendations", recs, RULES),
         ])
-        yield dg.Output(recs, metadata=summary("recommendations", recs, len(context.partition_keys)))
+        yield dg.Output(recs, metadata=summary("recommendations", recs, minutes_in(context)))
 
     return recommendations
