@@ -10,7 +10,8 @@ import dagster as dg
 
 from vol_pipeline.core.calendar import market_minutes_between, session_open_utc
 from vol_pipeline.core.minute_requests import SensorCursor, closed, minute_fingerprints, plan_requests
-from vol_pipeline.defs.partitions import partition_key
+from vol_pipeline.defs.jobs import MINUTE_JOB
+from vol_pipeline.defs.partitions import PARTITION_TAG, partition_key
 from vol_pipeline.defs.resources import BarSourceResource
 from vol_pipeline.settings import market_today
 
@@ -28,6 +29,13 @@ def _first_minute(cursor: SensorCursor, now: datetime, partition_start: datetime
     if cursor.last is not None:
         return max(cursor.last - timedelta(minutes=REVISION_MINUTES + 1), partition_start)
     return session_open_utc(market_today(now))
+
+
+def partition_tags(key: str) -> dict[str, str]:
+    """The tags Dagster adds to a run of one minute_job partition. A request that already has
+    them counts as resolved, so Dagster skips re-checking its key against the partitions
+    (~0.1-0.25 s per request: a 60-minute catch-up tick went from ~6 s to ~0.03 s)."""
+    return {PARTITION_TAG: key, "dagster/partition_set": f"{MINUTE_JOB}_partition_set"}
 
 
 def build_minute_sensor(job, partition_start: date, running: bool) -> dg.SensorDefinition:
@@ -58,7 +66,8 @@ def build_minute_sensor(job, partition_start: date, running: bool) -> dg.SensorD
             dg.RunRequest(
                 run_key=partition_key(r.minute) + (f"@r{r.revision}" if r.revision else ""),
                 partition_key=partition_key(r.minute),
-                tags={"vol_pipeline/trigger": "revised_bars" if r.revision else "new_minute"},
+                tags={**partition_tags(partition_key(r.minute)),
+                      "vol_pipeline/trigger": "revised_bars" if r.revision else "new_minute"},
             )
             for r in requests
         ]

@@ -130,6 +130,17 @@ def test_first_tick_requests_todays_closed_minutes_from_the_open(synthetic):
     assert tick.run_keys[0] == "2026-11-23-09:30"
 
 
+def test_requests_carry_the_partition_tags_dagster_would_add(synthetic):
+    """Pre-resolved requests skip Dagster's per-key check; the tags must be exactly its own."""
+    tick = synthetic.tick(utc(2026, 11, 23, 15, 0))
+    job = synthetic.defs.resolve_job_def("minute_job")
+    for request in tick.requests[:3]:
+        assert request.has_resolved_partition()
+        own = {k: v for k, v in request.tags.items() if k.startswith("dagster/")}
+        assert own == dict(job.get_tags_for_partition_key(request.partition_key, None))
+        assert job.get_run_config_for_partition_key(request.partition_key) == {}  # nothing else to resolve
+
+
 def test_requested_partition_keys_are_partitions_of_the_job(synthetic):
     tick = synthetic.tick(utc(2026, 11, 23, 15, 0))
     partitions = synthetic.defs.resolve_job_def("minute_job").partitions_def
