@@ -536,7 +536,7 @@ def rows_from(result: dict) -> list[Row]:
     intervals = result["config"]["sensor_tick_intervals_s"]
     if intervals:
         rows.append(Row("latency", "  sensor tick interval (between consecutive ticks)", intervals,
-                        note="minimum_interval_seconds=15, checked on the daemon's 5 s sensor loop; sets the first stage"))
+                        note="the sensor's minimum_interval_seconds on the daemon's sensor loop; sets the first stage"))
     evaluation = [t.sensor_tick_end - t.sensor_tick for t in measured if t.sensor_tick and t.sensor_tick_end]
     if evaluation:
         rows.append(Row("latency", "  sensor tick duration (tick start -> tick end)", evaluation,

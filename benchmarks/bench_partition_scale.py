@@ -213,7 +213,7 @@ def run(quick: bool = False, repeats: int | None = None, profile: bool = False, 
                          f"sensor function alone {statistics.median(tick['function_s']) * 1000:.0f} ms"))
         rows.append(_row(f"minute_sensor tick, first tick of the session / catch-up after downtime (no cursor), {span}{tag}",
                          tick["catchup_s"], "-", None, False, {},
-                         f"{tick['catchup_requests']} run requests, each validated against the partitions"))
+                         f"{tick['catchup_requests']} run requests (pre-resolved partition tags)"))
 
         query = queries[days]
         rows.append(_row(f"PartitionHealthQuery for {ASSET} (UI's Partitions tab), {span}, {keys:,} keys, "

@@ -71,7 +71,7 @@ def format_value(value: float, unit: str) -> str:
     if unit == "s":
         return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
     if unit in ("rows/s", "bars/s"):
-        return f"{value / 1e6:.2f}M {unit}"
+        return f"{value / 1e6:.2f}M {unit}" if value >= 1e5 else f"{value / 1e3:.1f}k {unit}"
     return f"{value:,.1f} {unit}"
 
 

@@ -1,7 +1,7 @@
 """The whole benchmark suite: one command, one JSON and one markdown table.
 
-    .venv/bin/python benchmarks/run_all.py            # everything (~40 min; latency alone ~22 min)
-    .venv/bin/python benchmarks/run_all.py --quick    # smoke run of every benchmark (~5 min)
+    .venv/bin/python benchmarks/run_all.py            # everything (~40 min; latency alone ~21 min)
+    .venv/bin/python benchmarks/run_all.py --quick    # smoke run of every benchmark
     .venv/bin/python benchmarks/run_all.py --only kernel,postgres
 
 Runs each benchmark in turn (never two at once: on 2 cores they would slow each other),
