@@ -34,6 +34,6 @@ def window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
 
 
 def minutes_in(context: dg.AssetExecutionContext) -> int:
-    """How many minute partitions the run covers (minutes_in(context), without the cron walk)."""
+    """How many minute partitions the run covers: what len(context.partition_keys) counts, without the cron walk."""
     start, end = window(context)
     return len(market_minutes_between(start, end))
