@@ -50,6 +50,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "bar_source": BarSourceResource(
                 bars_file=str(settings.bars_file) if settings.bars_file else None,
                 tickers=list(settings.tickers),
+                watchlist=list(settings.watchlist),
                 seed=settings.seed,
             ),
             "warehouse": warehouse,

@@ -31,6 +31,9 @@ class Settings:
     env: str = "local"  # "local" or "prod": decides the default status of sensors/schedules
     bars_file: Path | None = None  # set: replay this file; unset: synthetic bars
     tickers: tuple[str, ...] = DEFAULT_TICKERS
+    # VOL_PIPELINE_TICKERS as given: a replay file's rows of other tickers are rejected
+    # ('ticker failed 'in the watchlist''); empty when unset, so a replay takes any ticker.
+    watchlist: tuple[str, ...] = ()
     seed: int = 7
     # PostgreSQL warehouse: the URL itself, or the AWS Secrets Manager secret holding it.
     # Neither set: the embedded DuckDB file under `home`.
@@ -97,6 +100,7 @@ class Settings:
             env=kind,
             bars_file=Path(bars_file).resolve() if bars_file else None,
             tickers=tickers or DEFAULT_TICKERS,
+            watchlist=tickers,
             seed=int(env.get("VOL_PIPELINE_SEED", "7")),
             warehouse_url=warehouse_url,
             warehouse_url_secret=env.get(WAREHOUSE_URL_SECRET_VAR) or None,

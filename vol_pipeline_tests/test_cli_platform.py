@@ -209,8 +209,10 @@ def test_replaying_again_leaves_every_table_identical(cli):
 
 
 def test_replaying_the_same_file_by_another_path_keeps_one_copy_of_its_rejected_rows(cli):
-    for name in ("small_relative", "small_absolute", "small_quarantine"):
-        assert cli[name]["code"] == 0, cli[name]
+    for name in ("small_relative", "small_absolute"):  # exit 1: a row was rejected, the rest replayed
+        assert cli[name]["code"] == 1, cli[name]
+        assert "1 of 7 rows rejected" in cli[name]["stderr"] and "Replayed 3 market minutes" in cli[name]["stdout"]
+    assert cli["small_quarantine"]["code"] == 0, cli["small_quarantine"]
     quarantine = pl.read_parquet(cli.work / "small" / "quarantine.parquet")
     assert quarantine["reason"].to_list() == ["ts failed 'has a UTC offset'"]
     assert quarantine["source"].to_list() == [str(cli.work / "small" / "small.csv")]

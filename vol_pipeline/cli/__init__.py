@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("--bars", required=True, help="bar file (.csv or .parquet)")
     features.add_argument("--out", required=True, help="output file (.csv or .parquet)")
     features.add_argument("--prior-20", action="store_true", help="average the 20 bars BEFORE the current one")
+    features.add_argument("--tickers", help="watchlist, e.g. AAPL,MSFT: rows of other tickers are rejected")
 
     generate = _command(commands, "generate", "compute:generate", "write deterministic synthetic NYSE bars")
     generate.add_argument("--tickers", default="AAPL,MSFT,TSLA,GOOGL,AMZN,META,NVDA")
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(handler(args))
     except CliError as error:
+        if error.report:
+            print(error.report)
         print(f"error: {error}", file=sys.stderr)
         return error.code
     except BadInputError as error:

@@ -19,7 +19,8 @@ def features(args: argparse.Namespace) -> str:
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise CliError(f"--out {out}: unsupported file type {out.suffix or '(none)'!r}; use .csv or .parquet")
     try:
-        validation = validate_bars(read_bar_file(args.bars))
+        watchlist = frozenset(t.strip().upper() for t in (args.tickers or "").split(",") if t.strip()) or None
+        validation = validate_bars(read_bar_file(args.bars), allowed_tickers=watchlist)
     except BadInputError as error:
         message = str(error)
         raise CliError(message if message.startswith(str(args.bars)) else f"{args.bars}: {message}") from None

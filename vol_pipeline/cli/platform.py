@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import polars as pl
 
 from vol_pipeline.cli.context import settings_from_env, warehouse
-from vol_pipeline.cli.errors import CliError
+from vol_pipeline.cli.errors import EXIT_REJECTED_ROWS, CliError
 from vol_pipeline.cli.report import session_report_text
 from vol_pipeline.core.calendar import market_minutes_back, market_minutes_between, sessions_between
 from vol_pipeline.core.volume import multiplier_bucket
@@ -108,27 +108,26 @@ def demo(args: argparse.Namespace) -> str:
 def replay(args: argparse.Namespace) -> str:
     from vol_pipeline.sources.replay import ReplayBarSource
 
-    source = ReplayBarSource(args.bars)  # validates the whole file; raises BadInputError if unusable
+    env_settings = settings_from_env()
+    # Validates the whole file (raises BadInputError if unusable); bars outside the regular
+    # sessions and tickers off the watchlist are rejected rows, so every valid minute is a partition.
+    source = ReplayBarSource(args.bars, watchlist=env_settings.watchlist)
     valid = source.validation.valid
     if valid.is_empty():
         raise CliError(f"{args.bars}: no valid bars to replay ({source.validation.summary()})")
-    first, last = valid["ts"].min(), valid["ts"].max()
-    market = set(market_minutes_between(first, last + timedelta(minutes=1)))
-    present = sorted(set(valid["ts"].to_list()))
-    minutes = [m for m in present if m in market]
-    outside = len(present) - len(minutes)
-    env_settings = settings_from_env()
+    first = valid["ts"].min()
+    minutes = valid["ts"].unique().sort().to_list()
     settings = replace(env_settings, bars_file=source.path, partition_start=min(env_settings.partition_start, first.date()))
     warehouse(settings).replace_unplaced(str(source.path), source.unplaced.drop("minute_ts", "source"))
-    runs = _run(settings, minutes, f"replay {source.path.name}") if minutes else "no market minute in the file"
-    notes = [f"Replayed {len(minutes)} market minutes of {source.path} into {settings.warehouse_location}: {runs}."]
-    if outside:
-        notes.append(f"{outside} minute(s) with bars outside NYSE regular sessions were not materialized (no partition).")
-    if source.validation.rejected.height:
-        notes.append(f"{source.validation.summary()}; rejected rows are in bars_quarantine "
-                     f"(vol-pipeline export bars_quarantine --out FILE).")
-    notes.append(_summary(settings, minutes[0], minutes[-1] + timedelta(minutes=1)) if minutes else "")
+    runs = _run(settings, minutes, f"replay {source.path.name}")
     env = f"VOL_PIPELINE_PARTITION_START={settings.partition_start} VOL_PIPELINE_BARS_FILE={source.path} "
-    notes.append(_ui_hint(settings, env))
-    return "\n".join(n for n in notes if n)
+    report = "\n".join([
+        f"Replayed {len(minutes)} market minutes of {source.path} into {settings.warehouse_location}: {runs}.",
+        _summary(settings, minutes[0], minutes[-1] + timedelta(minutes=1)),
+        _ui_hint(settings, env),
+    ])
+    if source.validation.rejected.height:  # exit 1 like `features`: the valid rows were processed
+        raise CliError(f"{args.bars}: {source.validation.summary()}; rejected rows with reasons are in "
+                       "bars_quarantine (vol-pipeline export bars_quarantine --out FILE)", EXIT_REJECTED_ROWS, report)
+    return report
 

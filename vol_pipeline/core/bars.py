@@ -10,6 +10,11 @@ Documented normalisations (not rejections):
 - tickers are stripped and upper-cased; rows may come in any order;
 - extra columns are ignored (reported in `ignored_columns`);
 - an exact duplicate of a valid row is kept once; the copies go to `rejected`.
+
+Bars must fall in an NYSE regular session (the pipeline's minute partitions): a bar on a
+weekend or holiday, or before the open / after the close (half days close at 13:00), is
+rejected with its reason, never dropped. DST needs nothing special: sessions are looked up
+by the bar's New York date and compared in UTC.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from vol_pipeline.core.calendar import with_session_hours
 from vol_pipeline.core.errors import BadInputError
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -109,10 +115,11 @@ def validate_bars(raw: pl.DataFrame, allowed_tickers: frozenset[str] | None = No
     # The input values as given, kept beside the typed ones; they become text only for the
     # rejected rows (turning every value of a typed Parquet file into text cost ~1 s at 2M rows).
     originals = {f"raw_{c}": pl.col(c) for c in BAR_COLUMNS}
-    typed = frame.with_columns(**originals).with_columns(_typed_columns(frame.schema))
+    typed = with_session_hours(frame.with_columns(**originals).with_columns(_typed_columns(frame.schema)), "ts")
 
     failures = [(~check.passes.fill_null(True), failure(check.column, check.name)) for check in BAR_ROW_CHECKS]
     failures += _parse_failures(frame.schema)
+    failures += _session_failures()
     if allowed_tickers is not None:
         failures.append((~pl.col("ticker").is_in(sorted(allowed_tickers)), failure("ticker", "in the watchlist")))
     # Which rows fail is a cheap boolean; the reason text is built for those rows only.
@@ -134,6 +141,16 @@ def validate_bars(raw: pl.DataFrame, allowed_tickers: frozenset[str] | None = No
 def failure(column: str, check: str) -> str:
     """The reason text of one failed check, as rejected rows and error lines show it."""
     return f"{column} failed '{check}'"
+
+
+def _session_failures() -> list[tuple[pl.Expr, str]]:
+    ts, session_open = pl.col("ts"), pl.col("session_open")
+    no_session = ts.is_not_null() & session_open.is_null()
+    outside_hours = session_open.is_not_null() & ((ts < session_open) | (ts >= pl.col("session_close")))
+    return [
+        (no_session, failure("ts", "on an NYSE session day")),
+        (outside_hours, failure("ts", "within NYSE regular hours")),
+    ]
 
 
 def _normalised_columns(raw: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import polars as pl
 
 EXCHANGE = "XNYS"
 MARKET_TZ = "America/New_York"
@@ -113,3 +117,33 @@ def market_minutes_back(minute: datetime, count: int) -> datetime:
         if window_start.date() < _calendar().first_session.date():
             break
     return earlier[-count] if len(earlier) >= count else (earlier[0] if earlier else minute)
+
+
+def session_hours(first: date, last: date) -> "pl.DataFrame":
+    """One row per NYSE session with first <= date <= last (New York dates): `session`,
+    and its regular-hours `open` and `close` in UTC (close 13:00 New York on half days)."""
+    import pandas as pd
+    import polars as pl
+
+    cal = _calendar()
+    start, end = max(pd.Timestamp(first), cal.first_session), min(pd.Timestamp(last), cal.last_session)
+    sessions = cal.sessions_in_range(start, end) if start <= end else cal.sessions[:0]
+    schedule = cal.schedule.loc[sessions]
+
+    def utc(column: str) -> "pl.Series":
+        naive = schedule[column].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+        return pl.Series(column, naive).dt.replace_time_zone("UTC")
+
+    return pl.DataFrame([pl.Series("session", [day.date() for day in sessions], dtype=pl.Date), utc("open"), utc("close")])
+
+
+def with_session_hours(frame: "pl.DataFrame", ts_column: str) -> "pl.DataFrame":
+    """`frame` plus `session_open` / `session_close` (UTC) of the NYSE session on the New
+    York date of `ts_column` (UTC datetimes); both null when that date has no session."""
+    import polars as pl
+
+    frame = frame.with_columns(session_day=pl.col(ts_column).dt.convert_time_zone(MARKET_TZ).dt.date())
+    days = frame["session_day"].drop_nulls()
+    hours = session_hours(days.min(), days.max()) if days.len() else session_hours(date.max, date.min)
+    hours = hours.rename({"session": "session_day", "open": "session_open", "close": "session_close"})
+    return frame.join(hours, on="session_day", how="left", maintain_order="left").drop("session_day")

@@ -19,6 +19,7 @@ class BarSourceResource(dg.ConfigurableResource):
 
     bars_file: str | None = None
     tickers: list[str] = list(DEFAULT_TICKERS)
+    watchlist: list[str] = []  # a replay file's other tickers are rejected; empty: any ticker
     seed: int = 7
 
     @cached_property
@@ -26,7 +27,7 @@ class BarSourceResource(dg.ConfigurableResource):
         if self.bars_file:
             from vol_pipeline.sources.replay import ReplayBarSource
 
-            return ReplayBarSource(self.bars_file)
+            return ReplayBarSource(self.bars_file, watchlist=self.watchlist)
         from vol_pipeline.sources.synthetic import SyntheticBarSource
 
         return SyntheticBarSource(tickers=tuple(self.tickers), seed=self.seed)
