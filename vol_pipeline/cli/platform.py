@@ -118,7 +118,6 @@ def replay(args: argparse.Namespace) -> str:
     first = valid["ts"].min()
     minutes = valid["ts"].unique().sort().to_list()
     settings = replace(env_settings, bars_file=source.path, partition_start=min(env_settings.partition_start, first.date()))
-    warehouse(settings).replace_unplaced(str(source.path), source.unplaced.drop("minute_ts", "source"))
     runs = _run(settings, minutes, f"replay {source.path.name}")
     env = f"VOL_PIPELINE_PARTITION_START={settings.partition_start} VOL_PIPELINE_BARS_FILE={source.path} "
     report = "\n".join([

@@ -27,3 +27,12 @@ class BarSource(Protocol):
         """Rows the source could not accept whose timestamp falls in [start, end), with
         `minute_ts` (their minute), `source` and `reason` (QUARANTINE_SCHEMA)."""
         ...
+
+    def unplaced(self) -> pl.DataFrame:
+        """Rejected rows that belong to no market minute (QUARANTINE_SCHEMA, null minute_ts)."""
+        ...
+
+    @property
+    def key(self) -> str:
+        """Names this source in bars_quarantine's `source` column."""
+        ...

@@ -43,13 +43,16 @@ class ReplayBarSource:
         minute = pl.col("minute_ts")
         in_session = (minute >= pl.col("session_open")) & (minute < pl.col("session_close"))
         placed = with_session_hours(rejected, "minute_ts").with_columns(minute_ts=pl.when(in_session).then(minute))
-        return placed.with_columns(source=pl.lit(str(self.path))).select(QUARANTINE_SCHEMA.keys())
+        return placed.with_columns(source=pl.lit(self.key)).select(QUARANTINE_SCHEMA.keys())
 
     def rejected(self, start: datetime, end: datetime) -> pl.DataFrame:
         minute = pl.col("minute_ts")
         return self._placed_rejects.filter((minute >= start) & (minute < end))
 
     @property
+    def key(self) -> str:
+        return str(self.path)
+
     def unplaced(self) -> pl.DataFrame:
         """Rejected rows whose timestamp is missing, naive or unreadable: in no minute."""
         return self._placed_rejects.filter(pl.col("minute_ts").is_null())

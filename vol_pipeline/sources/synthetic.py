@@ -72,6 +72,13 @@ class SyntheticBarSource:
         """Generated bars are valid by construction: nothing to quarantine."""
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
 
+    def unplaced(self) -> pl.DataFrame:
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+
+    @property
+    def key(self) -> str:
+        return self.name
+
     def generate(self, start: date, days: int) -> pl.DataFrame:
         """Bars of `days` consecutive sessions starting on or after `start`."""
         frames = [self.session_bars(s) for s in sessions_from(start, days)]
