@@ -176,7 +176,8 @@ def test_replay_recommendations_of_awkward_tickers_are_sane(replay_run):
     recs = tables["recommendations"]
     assert recs.height > 0
     assert recs.select(pl.col("confidence").is_between(0, 1).all()).item()
-    assert set(recs["ticker"]) <= set(cat.WATCHLIST) - {cat.FEW}
+    # No features yet (FEW), or a zero volume average whose multiplier 0 makes every signal HOLD (ZERO).
+    assert set(recs["ticker"]) <= set(cat.WATCHLIST) - {cat.FEW, cat.ZERO}
 
 
 @pytest.mark.parametrize("name", sorted(cat.UNUSABLE_FILES))
