@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet --upgrade pip setuptools  # venv's bundled setuptools has advisories
 .venv/bin/python -m pip install --quiet -e '.[dev]'

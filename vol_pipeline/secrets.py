@@ -5,7 +5,16 @@ Values are cached per process and never logged: errors name the secret id, not i
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
+
+
+def _no_secret_bodies(record: logging.LogRecord) -> bool:
+    """botocore logs every response body at DEBUG; drop the ones that carry a secret."""
+    return "SecretString" not in str(record.args) and "SecretString" not in str(record.msg)
+
+
+logging.getLogger("botocore.parsers").addFilter(_no_secret_bodies)
 
 
 class SecretError(RuntimeError):

@@ -93,7 +93,22 @@ def main(argv: list[str] | None = None) -> int:
     except BadInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception as error:  # the warehouse or the secret store failed: one line, like `db`
+        if not isinstance(error, _store_errors()):
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _store_errors() -> tuple[type[Exception], ...]:
+    """Failures of stored data whose messages are written for people and never hold
+    credentials (imported only when something failed: the compute commands stay light)."""
+    from vol_pipeline.secrets import SecretError
+    from vol_pipeline.storage.duckdb_warehouse import WarehouseBusyError
+    from vol_pipeline.storage.postgres_warehouse import WarehouseSchemaError, WarehouseUnavailableError
+
+    return WarehouseUnavailableError, WarehouseSchemaError, WarehouseBusyError, SecretError
 
 
 if __name__ == "__main__":
