@@ -4,64 +4,15 @@ and the sensor/schedule toggles)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
-import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-LOCATION = {"repositoryLocationName": "vol_pipeline", "repositoryName": "__repository__"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from vol_pipeline_tests.webserver import LOCATION, instigator_state, running_webserver
 
 
 @pytest.fixture(scope="module")
 def graphql(tmp_path_factory):
-    home = tmp_path_factory.mktemp("ui")
-    dagster_home = home / "dagster"
-    dagster_home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
-    port = _free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "VOL_PIPELINE_HOME": str(home), "PYTHONWARNINGS": "ignore"}
-    webserver = Path(sys.executable).parent / "dagster-webserver"
-    process = subprocess.Popen(
-        [str(webserver), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}/graphql"
-
-    def query(text: str, variables: dict | None = None) -> dict:
-        response = httpx.post(url, json={"query": text, "variables": variables or {}}, timeout=60)
-        response.raise_for_status()
-        body = response.json()
-        assert "errors" not in body, body["errors"]
-        return body["data"]
-
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, process.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "webserver did not start in 120 s"
-            time.sleep(0.5)
-        yield query
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with running_webserver(tmp_path_factory.mktemp("ui")) as server:
+        yield server.graphql
 
 
 def test_code_location_loads_without_errors(graphql):
@@ -91,39 +42,30 @@ def test_partition_page_lists_market_minutes(graphql):
     assert set(per_day.values()) <= {390, 210} | {per_day[max(per_day)]}  # today's session may be partial
 
 
-def _instigator(graphql, kind: str, name: str) -> dict:
-    field = "sensorOrError(sensorSelector: $selector)" if kind == "sensor" else "scheduleOrError(scheduleSelector: $selector)"
-    selector_type = "SensorSelector" if kind == "sensor" else "ScheduleSelector"
-    key = "sensorName" if kind == "sensor" else "scheduleName"
-    text = f"query($selector: {selector_type}!) {{ {field} {{ ... on {kind.title()} {{ {kind}State {{ id status selectorId }} }} }} }}"
-    data = graphql(text, {"selector": {**LOCATION, key: name}})
-    return next(iter(data.values()))[f"{kind}State"]
-
-
 def test_sensor_is_stopped_by_default_and_toggles(graphql):
-    assert _instigator(graphql, "sensor", "minute_sensor")["status"] == "STOPPED"
+    assert instigator_state(graphql, "sensor", "minute_sensor")["status"] == "STOPPED"
     started = graphql(
         "mutation($s: SensorSelector!) { startSensor(sensorSelector: $s) { ... on Sensor { sensorState { id status } } } }",
         {"s": {**LOCATION, "sensorName": "minute_sensor"}},
     )["startSensor"]["sensorState"]
     assert started["status"] == "RUNNING"
-    assert _instigator(graphql, "sensor", "minute_sensor")["status"] == "RUNNING"
-    state = _instigator(graphql, "sensor", "minute_sensor")
+    assert instigator_state(graphql, "sensor", "minute_sensor")["status"] == "RUNNING"
+    state = instigator_state(graphql, "sensor", "minute_sensor")
     stopped = graphql(
         "mutation($id: String) { stopSensor(id: $id) { ... on StopSensorMutationResult { instigationState { status } } } }",
         {"id": state["id"]},
     )["stopSensor"]["instigationState"]
     assert stopped["status"] == "STOPPED"
-    assert _instigator(graphql, "sensor", "minute_sensor")["status"] == "STOPPED"
+    assert instigator_state(graphql, "sensor", "minute_sensor")["status"] == "STOPPED"
 
 
 def test_session_close_schedule_is_stopped_by_default_and_toggles(graphql):
-    assert _instigator(graphql, "schedule", "session_close_schedule")["status"] == "STOPPED"
+    assert instigator_state(graphql, "schedule", "session_close_schedule")["status"] == "STOPPED"
     graphql(
         "mutation($s: ScheduleSelector!) { startSchedule(scheduleSelector: $s) { __typename } }",
         {"s": {**LOCATION, "scheduleName": "session_close_schedule"}},
     )
-    assert _instigator(graphql, "schedule", "session_close_schedule")["status"] == "RUNNING"
-    state = _instigator(graphql, "schedule", "session_close_schedule")
+    assert instigator_state(graphql, "schedule", "session_close_schedule")["status"] == "RUNNING"
+    state = instigator_state(graphql, "schedule", "session_close_schedule")
     graphql("mutation($id: String) { stopRunningSchedule(id: $id) { __typename } }", {"id": state["id"]})
-    assert _instigator(graphql, "schedule", "session_close_schedule")["status"] == "STOPPED"
+    assert instigator_state(graphql, "schedule", "session_close_schedule")["status"] == "STOPPED"
