@@ -335,9 +335,7 @@ ALLOWED_INTERPOLATIONS = {
     (DUCK, "replace_unplaced"): {"tbl.name": NAME},
     (DUCK, "_insert"): {"tbl.name": NAME},
     (DUCK, "read"): {"tbl.name": NAME, "tbl.partition_column": NAME, "', '.join(tbl.columns)": NAME,
-                     "column": "a key of `equals`, refused unless in tbl.columns",
-                     # int() leaves only digits, but it is a value: the PostgreSQL twin binds it ($n). Reported.
-                     "int(newest_first)": "an int literal"},
+                     "column": "a key of `equals`, refused unless in tbl.columns"},
     (PG, "_quoted"): {"name": "only called with registry columns (the callers' entries below)"},
     (PG, "_select_list"): {"_quoted(column)": "loop over tbl.columns", "target": "'text' or _pg_type(): fixed map"},
     (PG, "replace"): {"tbl.name": NAME, "column": "= _quoted(tbl.partition_column)"},

@@ -142,7 +142,8 @@ class DuckDBWarehouse:
             sql += " WHERE " + " AND ".join(where)
         by_ticker = "ticker" in tbl.columns  # session_reports has none
         if newest_first is not None:
-            sql += f" ORDER BY {tbl.partition_column} DESC{', ticker' if by_ticker else ''} LIMIT {int(newest_first)}"
+            sql += f" ORDER BY {tbl.partition_column} DESC{', ticker' if by_ticker else ''} LIMIT ?"
+            params.append(int(newest_first))
         else:
             sql += f" ORDER BY {'ticker, ' if by_ticker else ''}{tbl.partition_column}"
         return self._query(tbl, sql, params)
