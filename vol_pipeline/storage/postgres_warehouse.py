@@ -5,16 +5,19 @@ COPY from Arrow, no row-by-row inserts), then one transaction deletes the partit
 window and inserts the staged rows with casts to the table's types (NUMERIC, JSONB). A
 transaction-scoped advisory lock per (table, window) serialises two writers of the same
 window, so launching one minute twice leaves one copy of its rows. Reads come back as
-Arrow. Every value is a bound parameter; identifiers come from `tables.TABLES` only.
-The schema comes from the migrations (`vol-pipeline db upgrade`), never from here.
+Arrow. An unreachable server or a connection lost part-way is retried with backoff,
+the whole operation each time (a write is one transaction and idempotent, so a retry
+never leaves half a window or two copies). Every value is a bound parameter;
+identifiers come from `tables.TABLES` only. The schema comes from the migrations
+(`vol-pipeline db upgrade`), never from here.
 """
 
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import datetime, timezone
-from typing import Iterator
 
 import polars as pl
 
@@ -23,8 +26,9 @@ from vol_pipeline.storage.tables import Table, table, window_rows
 
 PG_TYPES = {pl.String: "text", pl.Float64: "float8", pl.Int64: "int8", pl.Int32: "int4", pl.Boolean: "bool"}
 STAGE = "vol_pipeline_stage"
-CONNECT_ATTEMPTS = 4  # 0.5 + 1 + 2 s of backoff before giving up on an unreachable server
+CONNECT_ATTEMPTS = 4  # 0.5 + 1 + 2 s of backoff before giving up on an unreachable server or lost connections
 MISSING_SCHEMA_STATES = {"42P01", "42703"}  # undefined_table, undefined_column: migrations not applied
+SHUTDOWN_STATES = {"57P01", "57P02", "57P03"}  # admin_shutdown, crash_shutdown, cannot_connect_now
 
 
 class WarehouseUnavailableError(RuntimeError):
@@ -33,6 +37,14 @@ class WarehouseUnavailableError(RuntimeError):
 
 class WarehouseSchemaError(RuntimeError):
     """A table is missing: the migrations have not been applied to this database."""
+
+
+def _connection_lost(error: Exception) -> bool:
+    """libpq reports a dropped connection with no SQLSTATE ("server closed the connection
+    unexpectedly"); a server going away says class 08 or 57P0x. Errors of a statement
+    (bad data, a missing table, a timeout) carry their own SQLSTATE and are not retried."""
+    state = getattr(error, "sqlstate", None)
+    return not state or state.startswith("08") or state in SHUTDOWN_STATES
 
 
 def _quoted(name: str) -> str:
@@ -64,33 +76,41 @@ class PostgresWarehouse:
         return f"PostgresWarehouse({self.location})"
 
     # -- connections -------------------------------------------------------------------
-    @contextmanager
-    def _connect(self) -> Iterator:
-        """A connection, retried with backoff while the server is unreachable."""
+    def _run(self, work: Callable):
+        """`work(connection)` on a new connection. The whole of it is retried with backoff
+        while the server is unreachable or when the connection is lost part-way: safe,
+        because every call here is one transaction (a window replace or a read) and
+        repeating it gives the same result; a lost write rolls back on the server."""
         import adbc_driver_postgresql.dbapi as adbc
 
         delay = 0.5
         for attempt in range(1, CONNECT_ATTEMPTS + 1):
             try:
                 connection = adbc.connect(self._url)
-                break
             except adbc.OperationalError as error:
-                if attempt == CONNECT_ATTEMPTS:
-                    reason = str(error).splitlines()[0]
-                    raise WarehouseUnavailableError(
-                        f"warehouse {self.location} unreachable after {attempt} attempts: {reason}") from None
-                time.sleep(delay)
-                delay *= 2
-        try:
-            yield connection
-        except adbc.ProgrammingError as error:
-            if getattr(error, "sqlstate", None) in MISSING_SCHEMA_STATES:
-                raise WarehouseSchemaError(
-                    f"warehouse {self.location}: {str(error).splitlines()[0]}; "
-                    "apply the migrations with `vol-pipeline db upgrade`") from None
-            raise
-        finally:
-            connection.close()
+                failure = error
+            else:
+                try:
+                    return work(connection)
+                except adbc.ProgrammingError as error:
+                    if getattr(error, "sqlstate", None) in MISSING_SCHEMA_STATES:
+                        raise WarehouseSchemaError(
+                            f"warehouse {self.location}: {str(error).splitlines()[0]}; "
+                            "apply the migrations with `vol-pipeline db upgrade`") from None
+                    raise
+                except adbc.OperationalError as error:
+                    if not _connection_lost(error):
+                        raise
+                    failure = error
+                finally:
+                    with suppress(adbc.Error):
+                        connection.close()
+            if attempt == CONNECT_ATTEMPTS:
+                reason = str(failure).splitlines()[0]
+                raise WarehouseUnavailableError(
+                    f"warehouse {self.location} unreachable after {attempt} attempts: {reason}") from None
+            time.sleep(delay)
+            delay *= 2
 
     # -- writes ------------------------------------------------------------------------
     def replace(self, table_name: str, frame: pl.DataFrame, start: datetime, end: datetime) -> None:
@@ -111,14 +131,19 @@ class PostgresWarehouse:
     def _write(self, tbl: Table, rows: pl.DataFrame, delete_sql: str, params: tuple, lock_key: str) -> None:
         columns = ", ".join(_quoted(c) for c in tbl.columns)
         casts = ", ".join(f"{_quoted(c)}::{_pg_type(tbl, c)}" for c in tbl.columns)
-        with self._connect() as connection, connection.cursor() as cursor:
-            if rows.height:
-                cursor.adbc_ingest(STAGE, rows.to_arrow(), mode="create", temporary=True)
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", (lock_key,))
-            cursor.execute(delete_sql, params)
-            if rows.height:
-                cursor.execute(f"INSERT INTO {tbl.name} ({columns}) SELECT {casts} FROM {STAGE}")
-            connection.commit()
+        data = rows.to_arrow() if rows.height else None
+
+        def write(connection) -> None:
+            with connection.cursor() as cursor:
+                if data is not None:
+                    cursor.adbc_ingest(STAGE, data, mode="create", temporary=True)
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", (lock_key,))
+                cursor.execute(delete_sql, params)
+                if data is not None:
+                    cursor.execute(f"INSERT INTO {tbl.name} ({columns}) SELECT {casts} FROM {STAGE}")
+                connection.commit()
+
+        self._run(write)
 
     # -- reads -------------------------------------------------------------------------
     def read(
@@ -166,7 +191,10 @@ class PostgresWarehouse:
         return self._query(sql, (), schema)
 
     def _query(self, sql: str, params: tuple, schema: dict) -> pl.DataFrame:
-        with self._connect() as connection, connection.cursor() as cursor:
-            cursor.execute(sql, params or None)
-            result = pl.from_arrow(cursor.fetch_arrow_table())
+        def query(connection):
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params or None)
+                return pl.from_arrow(cursor.fetch_arrow_table())
+
+        result = self._run(query)
         return result.cast(schema) if result.height else pl.DataFrame(schema=schema)
