@@ -33,6 +33,32 @@ def migrated_postgres_url(postgres_url):
     return postgres_url
 
 
+@pytest.fixture(scope="module")
+def module_postgres_url(postgres_admin_url):
+    """One migrated database shared by a test module (see emptied_postgres_url)."""
+    from vol_pipeline.storage.migrate import upgrade
+
+    url = create_database(postgres_admin_url)
+    upgrade(url)
+    yield url
+    drop_database(postgres_admin_url, url)
+
+
+@pytest.fixture
+def emptied_postgres_url(module_postgres_url):
+    """The module's migrated database with every table emptied: cheaper than a new database per test."""
+    from contextlib import closing
+
+    import psycopg2
+
+    from vol_pipeline.storage.tables import TABLES
+
+    with closing(psycopg2.connect(module_postgres_url)) as connection, connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(TABLES)}")
+        connection.commit()
+    return module_postgres_url
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint():
     """An S3 / Secrets Manager compatible endpoint on loopback (moto's server), never AWS."""

@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 import traceback
-from contextlib import closing
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -29,15 +28,12 @@ import pytest
 
 from vol_pipeline.storage import postgres_warehouse as pw
 from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse
-from vol_pipeline.storage.migrate import upgrade
 from vol_pipeline.storage.postgres_url import redacted
 from vol_pipeline.storage.postgres_warehouse import PostgresWarehouse, WarehouseUnavailableError
-from vol_pipeline.storage.tables import TABLES
 from vol_pipeline_tests.faults.helpers import (
     MINUTE, T0, lane_feature_rows, password_of, target, which_version, with_netloc,
 )
 from vol_pipeline_tests.faults.proxy import CutRule, FaultProxy
-from vol_pipeline_tests.postgres_server import create_database, drop_database
 
 TABLE = "lane_features"
 BACKOFF = [0.5 * 2**k for k in range(pw.CONNECT_ATTEMPTS - 1)]  # 0.5, 1, 2 s
@@ -46,33 +42,16 @@ WRITER_APP = "vp_fault_writer"  # application_name of the killed writer's Postgr
 
 
 # --- fixtures -------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def database(postgres_admin_url):
-    """One migrated database for the module (emptied before each test)."""
-    url = create_database(postgres_admin_url)
-    upgrade(url)
-    yield url
-    drop_database(postgres_admin_url, url)
-
-
 @pytest.fixture
-def pg_url(database) -> str:
-    with closing(psycopg2.connect(database)) as connection, connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {', '.join(TABLES)}")
-        connection.commit()
-    return database
-
-
-@pytest.fixture
-def proxy(pg_url):
-    with FaultProxy(*target(pg_url)) as running:
+def proxy(emptied_postgres_url):
+    with FaultProxy(*target(emptied_postgres_url)) as running:
         yield running
 
 
 @pytest.fixture
-def via_proxy(pg_url, proxy) -> PostgresWarehouse:
+def via_proxy(emptied_postgres_url, proxy) -> PostgresWarehouse:
     """The warehouse as production opens it, but through the proxy, with a password in its URL."""
-    return PostgresWarehouse(with_netloc(pg_url, proxy.port))
+    return PostgresWarehouse(with_netloc(emptied_postgres_url, proxy.port))
 
 
 # --- 1. the network to PostgreSQL fails ---------------------------------------------------------------
@@ -87,8 +66,8 @@ def stored(url: str, window=SMALL_WINDOW, versions=SMALL) -> str | None:
     return which_version(PostgresWarehouse(url).read(TABLE, *window), versions)
 
 
-def test_a_server_refusing_connections_for_1_5_s_is_waited_for_with_backoff(pg_url, proxy, via_proxy):
-    PostgresWarehouse(pg_url).replace(TABLE, SMALL_OLD, *SMALL_WINDOW)
+def test_a_server_refusing_connections_for_1_5_s_is_waited_for_with_backoff(emptied_postgres_url, proxy, via_proxy):
+    PostgresWarehouse(emptied_postgres_url).replace(TABLE, SMALL_OLD, *SMALL_WINDOW)
     proxy.refuse_new = True  # the outage: every connection is closed as soon as it opens
     threading.Timer(1.5, lambda: setattr(proxy, "refuse_new", False)).start()
 
@@ -96,7 +75,7 @@ def test_a_server_refusing_connections_for_1_5_s_is_waited_for_with_backoff(pg_u
     via_proxy.replace(TABLE, SMALL_NEW, *SMALL_WINDOW)
     elapsed = time.monotonic() - began
 
-    assert stored(pg_url) == "new"
+    assert stored(emptied_postgres_url) == "new"
     assert proxy.log.refused >= 2, "the write never met the outage"
     # the refused attempts and the first one let through (ADBC then opens a second connection
     # for the session itself, right after its first one: not a retry)
@@ -119,9 +98,9 @@ CUT_POINTS = {
 
 @pytest.mark.parametrize("point", CUT_POINTS)
 def test_a_connection_cut_mid_write_never_leaves_half_a_window_and_the_retry_lands_it(
-        pg_url, proxy, via_proxy, monkeypatch, point):
+        emptied_postgres_url, proxy, via_proxy, monkeypatch, point):
     rule, committed = CUT_POINTS[point]
-    PostgresWarehouse(pg_url).replace(TABLE, SMALL_OLD, *SMALL_WINDOW)
+    PostgresWarehouse(emptied_postgres_url).replace(TABLE, SMALL_OLD, *SMALL_WINDOW)
 
     # Every attempt cut at that point: the write fails and the window is untouched (or, cut
     # after the server got COMMIT, completely new). Backoff sleeps recorded, not slept.
@@ -131,10 +110,10 @@ def test_a_connection_cut_mid_write_never_leaves_half_a_window_and_the_retry_lan
     with pytest.raises(WarehouseUnavailableError, match=f"unreachable after {pw.CONNECT_ATTEMPTS} attempts"):
         via_proxy.replace(TABLE, SMALL_NEW, *SMALL_WINDOW)
     assert len(proxy.log.cuts) == pw.CONNECT_ATTEMPTS and sleeps == BACKOFF
-    assert stored(pg_url) == ("new" if committed else "old")
+    assert stored(emptied_postgres_url) == ("new" if committed else "old")
 
     # Only the first attempt cut: the retry (real backoff) writes the whole window.
-    PostgresWarehouse(pg_url).replace(TABLE, SMALL_OLD, *SMALL_WINDOW)
+    PostgresWarehouse(emptied_postgres_url).replace(TABLE, SMALL_OLD, *SMALL_WINDOW)
     monkeypatch.undo()
     proxy.log.cuts.clear()
     proxy.cut(CutRule(**{**rule.__dict__, "times": 1}))
@@ -142,23 +121,23 @@ def test_a_connection_cut_mid_write_never_leaves_half_a_window_and_the_retry_lan
     via_proxy.replace(TABLE, SMALL_NEW, *SMALL_WINDOW)
     assert proxy.log.cuts and len(proxy.log.cuts) == 1
     assert time.monotonic() - began >= BACKOFF[0]
-    assert stored(pg_url) == "new"
+    assert stored(emptied_postgres_url) == "new"
 
 
-def test_a_statement_error_is_not_retried(pg_url, proxy):
+def test_a_statement_error_is_not_retried(emptied_postgres_url, proxy):
     """Only lost connections are retried: a write the server refuses (here: a 5 ms statement
     timeout, SQLSTATE 57014) fails at once, on its first connection, leaving the old rows."""
-    PostgresWarehouse(pg_url).replace(TABLE, SMALL_OLD, *SMALL_WINDOW)
-    impatient = PostgresWarehouse(with_netloc(pg_url, proxy.port) + "?options=-c%20statement_timeout%3D5")
+    PostgresWarehouse(emptied_postgres_url).replace(TABLE, SMALL_OLD, *SMALL_WINDOW)
+    impatient = PostgresWarehouse(with_netloc(emptied_postgres_url, proxy.port) + "?options=-c%20statement_timeout%3D5")
     with pytest.raises(Exception, match="statement timeout") as caught:
         impatient.replace(TABLE, SMALL_NEW, *SMALL_WINDOW)
     assert not isinstance(caught.value, WarehouseUnavailableError)
     assert len(proxy.log.attempts) == 2  # one connect (ADBC opens two sockets for it), no retry
-    assert stored(pg_url) == "old"
+    assert stored(emptied_postgres_url) == "old"
 
 
-def test_a_server_gone_for_good_fails_clearly_after_bounded_backoff(pg_url, proxy, via_proxy):
-    PostgresWarehouse(pg_url).replace(TABLE, SMALL_OLD, *SMALL_WINDOW)
+def test_a_server_gone_for_good_fails_clearly_after_bounded_backoff(emptied_postgres_url, proxy, via_proxy):
+    PostgresWarehouse(emptied_postgres_url).replace(TABLE, SMALL_OLD, *SMALL_WINDOW)
     proxy.down()  # nothing listens any more
 
     began = time.monotonic()
@@ -166,14 +145,14 @@ def test_a_server_gone_for_good_fails_clearly_after_bounded_backoff(pg_url, prox
         via_proxy.replace(TABLE, SMALL_NEW, *SMALL_WINDOW)
     elapsed = time.monotonic() - began
 
-    url = with_netloc(pg_url, proxy.port)
+    url = with_netloc(emptied_postgres_url, proxy.port)
     location = redacted(url)  # postgresql://127.0.0.1:<port>/<db>
     message = str(caught.value)
     assert message.startswith(f"warehouse {location} unreachable after {pw.CONNECT_ATTEMPTS} attempts: ")
     for text in (message, "".join(traceback.format_exception(caught.value))):
         assert password_of(url) not in text and f"{urlsplit(url).username}:" not in text
     assert sum(BACKOFF) <= elapsed < sum(BACKOFF) + 3, elapsed  # 3.5 s of backoff, then it gives up
-    assert stored(pg_url) == "old"
+    assert stored(emptied_postgres_url) == "old"
 
 
 # --- 2. the writing process is killed ------------------------------------------------------------------
@@ -268,15 +247,15 @@ def wait_for(predicate, timeout: float = 30.0, every: float = 0.003) -> bool:
     return False
 
 
-def test_a_postgres_writer_killed_mid_replace_leaves_the_old_or_the_new_window(pg_url, postgres_admin_url, tmp_path):
+def test_a_postgres_writer_killed_mid_replace_leaves_the_old_or_the_new_window(emptied_postgres_url, postgres_admin_url, tmp_path):
     frame_path = tmp_path / "new.parquet"
     BIG_NEW.write_parquet(frame_path)
-    writer_url = f"{pg_url}?application_name={WRITER_APP}"
+    writer_url = f"{emptied_postgres_url}?application_name={WRITER_APP}"
     # Kill points by what the server is executing for the writer (pg_stat_activity), then a delay:
     # the staging COPY, the DELETE of the old rows, the INSERT of the new ones, the COMMIT.
     plan = [(None, 0.0), ("COPY", 0.05), ("DELETE", 0.0), ("INSERT", 0.1), ("COMMIT", 0.0)]
     writers = [start_writer(writer_url, frame_path) for _ in plan]
-    direct = PostgresWarehouse(pg_url)
+    direct = PostgresWarehouse(emptied_postgres_url)
     direct.replace(TABLE, BIG_OLD, *BIG_WINDOW)
     outcomes = []
     monitor = psycopg2.connect(postgres_admin_url)

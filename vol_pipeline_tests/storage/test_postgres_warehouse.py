@@ -34,7 +34,6 @@ from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse
 from vol_pipeline.storage.migrate import upgrade
 from vol_pipeline.storage.postgres_warehouse import PostgresWarehouse, WarehouseSchemaError, WarehouseUnavailableError
 from vol_pipeline.storage.tables import TABLES, Table
-from vol_pipeline_tests.postgres_server import create_database, drop_database
 
 UTC = timezone.utc
 NEW_YORK = ZoneInfo("America/New_York")
@@ -165,26 +164,9 @@ def free_port() -> int:
 
 
 # --- fixtures -----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def module_database(postgres_admin_url):
-    url = create_database(postgres_admin_url)
-    upgrade(url)
-    yield url
-    drop_database(postgres_admin_url, url)
-
-
 @pytest.fixture
-def migrated_url(module_database) -> str:
-    """The module's migrated database with every table emptied."""
-    with closing(psycopg2.connect(module_database)) as connection, connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {', '.join(TABLES)}")
-        connection.commit()
-    return module_database
-
-
-@pytest.fixture
-def pg(migrated_url) -> PostgresWarehouse:
-    return PostgresWarehouse(migrated_url)
+def pg(emptied_postgres_url) -> PostgresWarehouse:
+    return PostgresWarehouse(emptied_postgres_url)
 
 
 @pytest.fixture
@@ -193,8 +175,8 @@ def duck(tmp_path) -> DuckDBWarehouse:
 
 
 @pytest.fixture(scope="module")
-def nullable(module_database) -> dict[str, set[str]]:
-    return nullable_columns(module_database)
+def nullable(module_postgres_url) -> dict[str, set[str]]:
+    return nullable_columns(module_postgres_url)
 
 
 # --- round trips --------------------------------------------------------------------------------
@@ -646,8 +628,8 @@ class Forwarder:
             self.listener.close()
 
 
-def test_a_server_that_comes_up_during_the_retries_is_used(migrated_url, monkeypatch):
-    parts = urlsplit(migrated_url)
+def test_a_server_that_comes_up_during_the_retries_is_used(emptied_postgres_url, monkeypatch):
+    parts = urlsplit(emptied_postgres_url)
     forwarder = Forwarder(parts.hostname, parts.port or 5432)
     sleeps: list[float] = []
 
@@ -666,11 +648,11 @@ def test_a_server_that_comes_up_during_the_retries_is_used(migrated_url, monkeyp
         assert store.read("bars").height == 6
     finally:
         forwarder.close()
-    assert PostgresWarehouse(migrated_url).read("bars").height == 6  # written to the real database
+    assert PostgresWarehouse(emptied_postgres_url).read("bars").height == 6  # written to the real database
 
 
-def test_sqlalchemy_style_urls_are_accepted_and_redacted(migrated_url):
-    parts = urlsplit(migrated_url)
+def test_sqlalchemy_style_urls_are_accepted_and_redacted(emptied_postgres_url):
+    parts = urlsplit(emptied_postgres_url)
     url = urlunsplit(parts._replace(scheme="postgresql+psycopg2"))
     store = PostgresWarehouse(url)
     assert store.read("bars").is_empty()
