@@ -33,7 +33,7 @@ def warehouse_resource(settings: Settings) -> WarehouseResource:
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    partitions = market_minute_partitions(settings.partition_start)
+    partitions = market_minute_partitions()
     sessions = session_partitions(settings.partition_start)
     job, session_job = build_minute_job(partitions), build_session_job(sessions)
     running = settings.env == "prod"

@@ -7,18 +7,23 @@ DAGSTER_HOME=$VOL_PIPELINE_HOME/dagster, so runs made here appear in the UI.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 
 from vol_pipeline.core.calendar import market_minutes_between
 from vol_pipeline.defs.jobs import MINUTE_JOB, SESSION_JOB, range_tags
+from vol_pipeline.defs.partitions import MINUTE_PARTITIONS, partition_key, register_minutes
 from vol_pipeline.settings import Settings
 
 # Same settings as the repo-root dagster.yaml: SQLite storage in this folder, no server;
-# queued runs start within ~1 s when the daemon launches them (sensor, schedule, UI).
-INSTANCE_YAML = """# vol_pipeline's CLI instance: SQLite storage in this folder, no server.
+# queued runs start within ~1 s when the daemon launches them (sensor, schedule, UI). The
+# event log's folder is written out (the repo-root file finds it through DAGSTER_HOME).
+INSTANCE_HEADER = "# vol_pipeline's CLI instance: SQLite storage in this folder, no server."
+INSTANCE_YAML = INSTANCE_HEADER + """
 telemetry:
   enabled: false
 run_coordinator:
@@ -27,6 +32,13 @@ run_coordinator:
   config:
     dequeue_interval_seconds: 1
     max_concurrent_runs: 4
+# Dagster's SQLite event log with its connections kept open (vol_pipeline/dagster_storage.py):
+# the same files and schema, without a new engine, a WAL checkpoint and an fsync per event.
+event_log_storage:
+  module: vol_pipeline.dagster_storage
+  class: PooledSqliteEventLogStorage
+  config:
+    base_dir: {events_dir}
 """
 # The CLI shows a progress bar; step-by-step logs stay in the instance (and the UI).
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -36,19 +48,35 @@ def cli_instance(settings: Settings) -> dg.DagsterInstance:
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(INSTANCE_YAML)
+    wanted = instance_yaml(home)
+    # Written when missing, and rewritten when an older version of this file is there (the
+    # header says it is the CLI's own); a file someone wrote by hand is left alone.
+    if not config.exists() or (config.read_text().startswith(INSTANCE_HEADER) and config.read_text() != wanted):
+        config.write_text(wanted)
     return dg.DagsterInstance.from_config(str(home))
 
 
-def contiguous_ranges(minutes: Iterable[datetime], max_minutes: int) -> list[tuple[datetime, datetime]]:
+def instance_yaml(dagster_home: Path) -> str:
+    """The CLI's dagster.yaml for the instance in `dagster_home`."""
+    return INSTANCE_YAML.format(events_dir=json.dumps(str(dagster_home / "history" / "runs")))
+
+
+def contiguous_ranges(
+    minutes: Iterable[datetime], max_minutes: int, key_order: Sequence[str] | None = None
+) -> list[tuple[datetime, datetime]]:
     """Split market minutes into runs of consecutive market minutes (first, last), each at
-    most `max_minutes` long: the ranges single-run materializations can cover."""
+    most `max_minutes` long: the ranges single-run materializations can cover. With
+    `key_order` (the instance's minute keys, in Dagster's order) a run also never spans a
+    break in that order (see defs/partitions.py)."""
     wanted = sorted(set(minutes))
     if not wanted:
         return []
-    market = market_minutes_between(wanted[0], wanted[-1] + timedelta(minutes=1))
-    position = {m: i for i, m in enumerate(market)}
+    if key_order is None:
+        market = market_minutes_between(wanted[0], wanted[-1] + timedelta(minutes=1))
+        position = {m: i for i, m in enumerate(market)}
+    else:
+        index = {key: i for i, key in enumerate(key_order)}
+        position = {m: index[partition_key(m)] for m in wanted}
     ranges: list[tuple[datetime, datetime]] = []
     first = previous = wanted[0]
     for minute in wanted[1:]:
@@ -68,8 +96,10 @@ def materialize_ranges(
     on_progress: Callable[[int], None] = lambda minutes: None,
 ) -> list[dg.ExecuteInProcessResult]:
     """One in-process run of the minute job per range, in order (the cooldown reads the
-    recommendations of earlier minutes). Stops at the first failed run."""
+    recommendations of earlier minutes); the ranges' minutes are added to the partitions
+    first. Stops at the first failed run."""
     job = defs.resolve_job_def(MINUTE_JOB)
+    register_minutes(instance, [m for first, last in ranges for m in market_minutes_between(first, last + timedelta(minutes=1))])
     keys = [dg.AssetKey(name) for name in selection] if selection else None
     results = []
     for first, last in ranges:
@@ -82,6 +112,19 @@ def materialize_ranges(
             break
         on_progress(len(market_minutes_between(first, last + timedelta(minutes=1))))
     return results
+
+
+def plan_runs(instance: dg.DagsterInstance, minutes: Iterable[datetime], max_minutes: int) -> list[tuple[datetime, datetime]]:
+    """Runs for `minutes`: every market minute of each session they touch, from the first to
+    the last of them, is added to the partitions (a minute without bars is materialized
+    empty), then split into ranges that are consecutive in time and in Dagster's key order."""
+    wanted = sorted(set(minutes))
+    if not wanted:
+        return []
+    sessions = {m.date() for m in wanted}  # UTC dates = New York dates during regular hours
+    span = [m for m in market_minutes_between(wanted[0], wanted[-1] + timedelta(minutes=1)) if m.date() in sessions]
+    register_minutes(instance, span)
+    return contiguous_ranges(span, max_minutes, instance.get_dynamic_partitions(MINUTE_PARTITIONS))
 
 
 def failure_message(result: dg.ExecuteInProcessResult) -> str:

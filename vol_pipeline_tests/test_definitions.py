@@ -24,8 +24,10 @@ def test_definitions_load():
 
 
 def test_repo_root_instance_needs_no_server():
+    """SQLite storage under DAGSTER_HOME: Dagster's default, its event log with pooled connections."""
     config = yaml.safe_load((ROOT / "dagster.yaml").read_text()) or {}
-    assert not {"storage", "run_storage", "event_log_storage", "schedule_storage"} & set(config)
+    assert not {"storage", "run_storage", "schedule_storage"} & set(config)
+    assert config["event_log_storage"] == {"module": "vol_pipeline.dagster_storage", "class": "PooledSqliteEventLogStorage"}
 
 
 def test_minute_assets_are_partitioned_described_and_typed():
@@ -33,7 +35,7 @@ def test_minute_assets_are_partitioned_described_and_typed():
     assert MINUTE_ASSETS <= set(specs)
     for name in MINUTE_ASSETS:
         spec = specs[name]
-        assert isinstance(spec.partitions_def, dg.TimeWindowPartitionsDefinition), name
+        assert spec.partitions_def == dg.DynamicPartitionsDefinition(name="market_minutes"), name
         assert spec.description and spec.group_name == "minute_pipeline" and spec.owners == ["team:quant-ops"]
         assert {"polars", "duckdb"} <= set(spec.kinds)
         columns = [c.name for c in spec.metadata["dagster/column_schema"].columns]

@@ -7,17 +7,21 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from vol_pipeline.runs import INSTANCE_YAML
+from vol_pipeline.runs import instance_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_cli_instance_matches_the_repo_root_file():
-    assert yaml.safe_load(INSTANCE_YAML) == yaml.safe_load((ROOT / "dagster.yaml").read_text())
+def test_cli_instance_matches_the_repo_root_file(tmp_path):
+    """The same, except that the CLI's file names its event-log folder (the repo root's is
+    found through DAGSTER_HOME, which dagster dev, the webserver and the daemon set)."""
+    cli = yaml.safe_load(instance_yaml(tmp_path))
+    assert cli["event_log_storage"].pop("config") == {"base_dir": str(tmp_path / "history" / "runs")}
+    assert cli == yaml.safe_load((ROOT / "dagster.yaml").read_text())
 
 
 def test_queued_runs_are_checked_every_second(tmp_path):
-    (tmp_path / "dagster.yaml").write_text(INSTANCE_YAML)
+    (tmp_path / "dagster.yaml").write_text(instance_yaml(tmp_path))
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         coordinator = instance.run_coordinator
         assert type(coordinator).__name__ == "QueuedRunCoordinator"

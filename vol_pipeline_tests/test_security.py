@@ -52,7 +52,7 @@ from vol_pipeline.cli import build_parser
 from vol_pipeline.cli import main as cli_main
 from vol_pipeline.core.calendar import market_minutes_back
 from vol_pipeline.definitions import build_definitions
-from vol_pipeline.defs.partitions import partition_key
+from vol_pipeline.defs.partitions import partition_key, register_minutes
 from vol_pipeline.runs import cli_instance, materialize_ranges
 from vol_pipeline.settings import WAREHOUSE_URL_SECRET_VAR, WAREHOUSE_URL_VAR, Settings
 from vol_pipeline.sources.synthetic import SyntheticBarSource
@@ -574,6 +574,7 @@ def test_a_minute_run_on_postgres_never_records_the_password(
         # bars of the hour before, then the whole chain for one minute partition, all logged
         warm = materialize_ranges(defs, instance, [(market_minutes_back(OPEN, 60), market_minutes_back(OPEN, 1))],
                                   selection=["bars", "bars_quarantine"])
+        register_minutes(instance, [OPEN])
         run = defs.resolve_job_def("minute_job").execute_in_process(
             partition_key=partition_key(OPEN), instance=instance, run_config=DEBUG_RUN_CONFIG, raise_on_error=False)
         assert warm[0].success and run.success
@@ -608,6 +609,7 @@ def test_an_unreachable_warehouse_fails_without_showing_the_password(clean_env, 
     caplog.set_level(logging.DEBUG)
     settings = Settings.from_env()
     with cli_instance(settings) as instance:
+        register_minutes(instance, [OPEN])
         with pytest.raises(Exception) as caught:
             build_definitions(settings).resolve_job_def("minute_job").execute_in_process(
                 partition_key=partition_key(OPEN), instance=instance, run_config=DEBUG_RUN_CONFIG)

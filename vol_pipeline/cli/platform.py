@@ -16,7 +16,7 @@ from vol_pipeline.core.calendar import market_minutes_back, market_minutes_betwe
 from vol_pipeline.core.volume import multiplier_bucket
 from vol_pipeline.settings import Settings, market_today
 
-RUN_MINUTES = 30  # minutes per run: a progress step, and a small single-run range
+RUN_MINUTES = 390  # minutes per run at most: one session (a progress step)
 WARM_UP_MINUTES = 240  # bars before the first minute, so lane_features has history there
 
 
@@ -36,15 +36,15 @@ class Progress:
 
 def _run(settings: Settings, minutes: list[datetime], label: str, warm_up: list[datetime] = ()) -> str:
     from vol_pipeline.definitions import build_definitions
-    from vol_pipeline.runs import cli_instance, contiguous_ranges, failure_message, materialize_ranges
+    from vol_pipeline.runs import cli_instance, failure_message, materialize_ranges, plan_runs
 
     defs = build_definitions(settings)
     instance = cli_instance(settings)
     if warm_up:
-        results = materialize_ranges(defs, instance, contiguous_ranges(warm_up, 390), selection=["bars", "bars_quarantine"])
+        results = materialize_ranges(defs, instance, plan_runs(instance, warm_up, RUN_MINUTES), selection=["bars", "bars_quarantine"])
         if not results[-1].success:
             raise CliError(failure_message(results[-1]), code=1)
-    ranges = contiguous_ranges(minutes, RUN_MINUTES)
+    ranges = plan_runs(instance, minutes, RUN_MINUTES)
     results = materialize_ranges(defs, instance, ranges, on_progress=Progress(len(minutes), label))
     if results and not results[-1].success:
         raise CliError(failure_message(results[-1]), code=1)

@@ -8,7 +8,8 @@ nothing downstream runs on them.
 
 from __future__ import annotations
 
-from typing import Iterator
+import time
+from typing import Iterable, Iterator
 
 import dagster as dg
 import pandera.polars as pa
@@ -63,9 +64,64 @@ def confidence_result(asset: str, frame: pl.DataFrame, rules: SignalRuleSet) -> 
     return _result(asset, CONFIDENCE_FORMULA, failure, frame.height)
 
 
-def yield_checked(results: list[dg.AssetCheckResult]) -> Iterator[dg.AssetCheckResult]:
-    """Yield the check results; stop the asset (before it writes) if any failed."""
-    yield from results
+def checked_outputs(
+    context: dg.AssetExecutionContext, results: list[dg.AssetCheckResult], outputs: Iterable[dg.Output]
+) -> Iterator[dg.Output | dg.AssetCheckResult | dg.AssetCheckEvaluation]:
+    """Write `outputs` (an iterable, e.g. a generator that only runs if the checks passed) only if every check passed, then record the checks against what was written.
+
+    The checks ran on the frames before anything was written, so a failure stops the asset
+    (nothing written, nothing downstream). They are recorded after the outputs so that each
+    evaluation targets the materialization it checked (the UI shows a check green only then).
+    A range run records one evaluation per minute: Dagster's own AssetCheckResult would
+    record one for the whole range without a partition, and the minutes would stay PLANNED.
+    """
     failures = [r.metadata["failure"].value for r in results if not r.passed]
     if failures:
+        yield from _recorded(context, results, targets={})
         raise dg.Failure(description="; ".join(failures))
+    yield from outputs
+    if not _is_range(context):
+        yield from results  # one partition: Dagster records it against that partition
+        return
+    yield from (dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_check_key(key))
+                for key in {_check_key(context, r) for r in results})
+    assets = {r.asset_key for r in results}
+    yield from _recorded(context, results, targets={asset: _latest_materializations(context, asset) for asset in assets})
+
+
+def _check_key(context: dg.AssetExecutionContext, result: dg.AssetCheckResult) -> dg.AssetCheckKey:
+    return dg.AssetCheckKey(result.asset_key or context.assets_def.key, result.check_name)
+
+
+def _is_range(context: dg.AssetExecutionContext) -> bool:
+    return context.has_partition_key_range and context.partition_key_range.start != context.partition_key_range.end
+
+
+def _recorded(context, results, targets) -> Iterator[dg.AssetCheckResult | dg.AssetCheckEvaluation]:
+    if not _is_range(context):
+        yield from results
+        return
+    for result in results:
+        key = _check_key(context, result)
+        spec = context.assets_def.get_spec_for_check_key(key)
+        asset_targets = targets.get(key.asset_key, {})
+        for minute in context.partition_keys:
+            yield dg.AssetCheckEvaluation(
+                asset_key=key.asset_key, check_name=key.name, passed=result.passed, metadata=result.metadata,
+                target_materialization_data=asset_targets.get(minute), severity=result.severity,
+                blocking=spec.blocking, partition=minute,
+            )
+
+
+def _latest_materializations(context: dg.AssetExecutionContext, asset: dg.AssetKey) -> dict:
+    """Partition -> this run's materialization of it (one query for the whole range)."""
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+        AssetCheckEvaluationTargetMaterializationData,
+    )
+    from dagster._core.events import DagsterEventType
+
+    storage_ids = context.instance.event_log_storage.get_latest_storage_id_by_partition(
+        asset, DagsterEventType.ASSET_MATERIALIZATION, set(context.partition_keys))
+    now = time.time()
+    return {minute: AssetCheckEvaluationTargetMaterializationData(storage_id=storage_id, run_id=context.run.run_id, timestamp=now)
+            for minute, storage_id in storage_ids.items()}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
-from vol_pipeline.defs.partitions import run_minute_window
+from vol_pipeline.defs.partitions import key_range_window, run_minute_window
 from vol_pipeline.defs.resources import WarehouseResource, utc_window
 
 
@@ -19,13 +19,13 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     warehouse: WarehouseResource
 
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
-        window = _minute_window(context) or utc_window(context.asset_partitions_time_window)
+        window = _minute_window(context) or _partition_window(context)
         self.warehouse.get().replace(context.asset_key.path[-1], obj, *window)
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         # Every minute input here maps minute to the same minute (identity), so the upstream
         # window is the run's own.
-        window = _minute_window(context) or utc_window(context.asset_partitions_time_window)
+        window = _minute_window(context) or _partition_window(context)
         return self.warehouse.get().read(context.asset_key.path[-1], *window)
 
 
@@ -36,3 +36,11 @@ def _minute_window(context: dg.OutputContext | dg.InputContext):
     except dg.DagsterInvariantViolationError:
         return None
     return run_minute_window(tags)
+
+
+def _partition_window(context: dg.OutputContext | dg.InputContext):
+    """Session partitions are time windows; minute keys (dynamic) name their own minutes."""
+    if isinstance(context.asset_partitions_def, dg.TimeWindowPartitionsDefinition):
+        return utc_window(context.asset_partitions_time_window)
+    key_range = context.asset_partition_key_range
+    return key_range_window(key_range.start, key_range.end)

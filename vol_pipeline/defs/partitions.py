@@ -1,62 +1,40 @@
 """Market-minute partitions: one key per NYSE regular-session minute, New York time.
 
-Key `2026-11-23-09:30` is the bar from 09:30:00 to 09:30:59 (window end 09:31). The cron
-ticks every weekday minute of hours 9-16 and the exclusions remove 09:00-09:29, the 16:xx
-hour and the holiday / half-day minutes from exchange-calendars. Hour 16 stays in the cron
-so the 15:59 window ends at 16:00 instead of at the next morning's first tick (DESIGN §5).
+Key `2026-11-23-09:30` is the bar from 09:30:00 to 09:30:59. The keys are a Dagster
+DynamicPartitionsDefinition (`market_minutes`) that this platform fills from the NYSE
+calendar: the minute sensor registers every market minute as it closes, `demo`/`replay`
+register the minutes they run, the session-close schedule its session's.
 
-Every exclusion is serialized with the partitions (into run events too), so a closure is
-one cron string per day ("* 9-15 25 12 *") rather than 390 datetimes. A cron has no year,
-so that form is used only when the partitions span less than a year; longer spans fall
-back to the excluded minutes themselves (correct, slower).
+Why not a TimeWindowPartitionsDefinition (the previous design; DESIGN.md "Minute
+partitions" has the measurements): a minute cron with the calendar's closures as exclusions
+answers every per-key question (is this a key, what is its window) by walking croniter from
+the key, ~100 ms a key, and the UI asks once per check record: after one demo session the
+asset graph never loaded. Even a plain weekday cron costs ~3-10 ms a key. Dynamic keys are
+rows in the instance: the UI looks them up in a cached set, in microseconds.
+
+What this costs: Dagster orders dynamic keys by when they were added, so a range
+(`[a...b]` in the UI, a single-run backfill) means the keys added between a and b. The
+sensor and the CLI add minutes oldest first, so that order is time order unless older
+history is added after newer minutes; `runs.contiguous_ranges` splits runs there, and an
+asset refuses a range whose keys do not run in time order.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from vol_pipeline.core.calendar import MARKET_TZ, REGULAR_OPEN, closed_weekday_minutes, weekday_closures
+from vol_pipeline.core.calendar import MARKET_TZ
 
 MINUTE_FORMAT = "%Y-%m-%d-%H:%M"
-MARKET_MINUTE_CRON = "* 9-16 * * 1-5"
-OUTSIDE_SESSION_CRONS = ("0-29 9 * * 1-5", "* 16 * * 1-5")
-# Holidays are excluded this far past today (exchange-calendars knows about a year ahead);
-# a code location running longer than that without a reload would miss later holidays.
-HOLIDAY_HORIZON = timedelta(days=120)
+MINUTE_PARTITIONS = "market_minutes"
 
 
-def market_minute_partitions(start: date, today: date | None = None) -> dg.TimeWindowPartitionsDefinition:
-    """Minute partitions from the first regular-session minute on or after `start`."""
-    horizon = (today or date.today()) + HOLIDAY_HORIZON
-    return dg.TimeWindowPartitionsDefinition(
-        start=datetime.combine(start, REGULAR_OPEN),
-        fmt=MINUTE_FORMAT,
-        cron_schedule=MARKET_MINUTE_CRON,
-        timezone=MARKET_TZ,
-        exclusions=[*OUTSIDE_SESSION_CRONS, *_closure_exclusions(start, horizon)],
-    )
-
-
-def _closure_exclusions(start: date, end: date) -> list[str] | list[datetime]:
-    if end - start >= timedelta(days=365):
-        return closed_weekday_minutes(start, end)
-    return [cron for day, closes_at in weekday_closures(start, end) for cron in _closed_until_16(day, closes_at)]
-
-
-def _closed_until_16(day: date, closes_at: time) -> list[str]:
-    """Cron strings for the minutes of `day` from `closes_at` to 15:59."""
-    when = f"{day.day} {day.month} *"
-    if closes_at <= REGULAR_OPEN:  # a holiday; 09:00-09:29 are excluded every day anyway
-        return [f"* 9-15 {when}"]
-    crons = [f"{closes_at.minute}-59 {closes_at.hour} {when}"] if closes_at.minute else []
-    first_whole_hour = closes_at.hour + (1 if closes_at.minute else 0)
-    if first_whole_hour <= 15:
-        crons.append(f"* {first_whole_hour}-15 {when}")
-    return crons
+def market_minute_partitions() -> dg.DynamicPartitionsDefinition:
+    return dg.DynamicPartitionsDefinition(name=MINUTE_PARTITIONS)
 
 
 def partition_key(minute: datetime) -> str:
@@ -65,9 +43,23 @@ def partition_key(minute: datetime) -> str:
 
 
 def minute_of_key(key: str) -> datetime:
-    """UTC bar start of a partition key."""
+    """UTC bar start of a partition key (ValueError if it is not one)."""
     local = datetime.strptime(key, MINUTE_FORMAT).replace(tzinfo=ZoneInfo(MARKET_TZ))
     return local.astimezone(timezone.utc)
+
+
+def register_minutes(instance: dg.DagsterInstance, minutes: Iterable[datetime]) -> list[str]:
+    """Add the keys of `minutes` (market minutes, UTC) oldest first; keys already there stay
+    where they are. Returns the keys."""
+    keys = [partition_key(m) for m in sorted(set(minutes))]
+    if keys:
+        instance.add_dynamic_partitions(MINUTE_PARTITIONS, keys)
+    return keys
+
+
+def add_minutes_request(minutes: Sequence[datetime]) -> dg.AddDynamicPartitionsRequest:
+    """The sensor's form of register_minutes."""
+    return dg.AddDynamicPartitionsRequest(MINUTE_PARTITIONS, [partition_key(m) for m in sorted(set(minutes))])
 
 
 PARTITION_TAG = "dagster/partition"
@@ -75,19 +67,30 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-def run_minute_window(tags: Mapping[str, str]) -> tuple[datetime, datetime] | None:
-    """UTC [start, end) of the minute or minute range a run targets, read from its tags.
-
-    Dagster derives the same window by walking the cron and its exclusions, which costs
-    ~0.2-0.6 s per call with these partitions (measured: most of a 7-ticker minute run).
-    None when the run is not over minute keys (e.g. a session partition): ask Dagster.
-    """
-    first, last = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
-    if not (first and last):
-        first = last = tags.get(PARTITION_TAG)
-    if not first:
-        return None
+def key_range_window(first: str, last: str) -> tuple[datetime, datetime]:
+    """UTC [start, end) of the minutes first..last; a clear error for a key that is not a minute."""
     try:
         return minute_of_key(first), minute_of_key(last) + timedelta(minutes=1)
     except ValueError:
+        bad = next(k for k in (first, last) if not _is_minute_key(k))
+        raise dg.Failure(f"partition key {bad!r} is not a market minute: keys look like 2026-11-23-09:30 "
+                         "(New York time). Remove it from the market_minutes partitions.") from None
+
+
+def _is_minute_key(key: str) -> bool:
+    try:
+        minute_of_key(key)
+    except ValueError:
+        return False
+    return True
+
+
+def run_minute_window(tags: Mapping[str, str]) -> tuple[datetime, datetime] | None:
+    """UTC [start, end) of the minute or minute range a run targets, read from its tags.
+    None when the run is not over minute keys (e.g. a session partition)."""
+    first, last = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
+    if not (first and last):
+        first = last = tags.get(PARTITION_TAG)
+    if not first or not _is_minute_key(first):
         return None
+    return key_range_window(first, last)

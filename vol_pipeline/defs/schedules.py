@@ -12,6 +12,7 @@ import dagster as dg
 
 from vol_pipeline.core.calendar import MARKET_TZ, session_minutes_utc, sessions_between
 from vol_pipeline.defs.jobs import range_tags
+from vol_pipeline.defs.partitions import register_minutes
 
 SESSION_CLOSE_CRON = "10 16 * * 1-5"  # 16:10 New York: ten minutes after the regular close
 TRIGGER_TAG, SESSION_CLOSE_TRIGGER = "vol_pipeline/trigger", "session_close"
@@ -35,6 +36,8 @@ def build_session_close_schedule(job, running: bool) -> dg.ScheduleDefinition:
         day = context.scheduled_execution_time.date()
         if not sessions_between(day, day):
             return dg.SkipReason(f"{day} is not an NYSE session")
+        # The sensor registers minutes as they close; if it was off, the session's keys are added here.
+        register_minutes(context.instance, [m.replace(tzinfo=timezone.utc) for m in session_minutes_utc(day).tolist()])
         return dg.RunRequest(run_key=f"session-{day}", tags={**session_range_tags(day), TRIGGER_TAG: SESSION_CLOSE_TRIGGER})
 
     return session_close_schedule

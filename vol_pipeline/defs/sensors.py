@@ -1,5 +1,8 @@
 """The per-minute sensor: one run per closed minute that has bars (run_key = partition key).
 
+It also adds every closed market minute to the `market_minutes` partitions (oldest first),
+bars or not, so a minute without trades shows as a partition that was never materialized.
+
 Default status: STOPPED locally (VOL_PIPELINE_ENV=local) so a fresh `dagster dev` does not
 start launching 390 runs a session until someone turns it on in the UI; RUNNING in prod.
 """
@@ -11,7 +14,7 @@ import dagster as dg
 from vol_pipeline.core.calendar import market_minutes_between, session_open_utc
 from vol_pipeline.core.minute_requests import SensorCursor, closed, minute_fingerprints, plan_requests
 from vol_pipeline.defs.jobs import MINUTE_JOB
-from vol_pipeline.defs.partitions import PARTITION_TAG, partition_key
+from vol_pipeline.defs.partitions import PARTITION_TAG, add_minutes_request, partition_key
 from vol_pipeline.defs.resources import BarSourceResource
 from vol_pipeline.settings import market_today
 
@@ -60,6 +63,7 @@ def build_minute_sensor(job, partition_start: date, running: bool) -> dg.SensorD
         minutes = [m for m in market_minutes_between(first, now) if closed(m, now)] if first else []
         if not minutes:
             return dg.SkipReason(f"no closed market minute since {first or 'today'}")
+        new_keys = add_minutes_request(minutes)
         bars = bar_source.source.fetch(minutes[0], minutes[-1] + timedelta(minutes=1))
         requests, next_cursor = plan_requests(minutes, minute_fingerprints(bars), cursor, MAX_RUNS_PER_TICK, REVISION_MINUTES)
         run_requests = [
@@ -71,6 +75,6 @@ def build_minute_sensor(job, partition_start: date, running: bool) -> dg.SensorD
             )
             for r in requests
         ]
-        return dg.SensorResult(run_requests=run_requests, cursor=next_cursor.to_json())
+        return dg.SensorResult(run_requests=run_requests, cursor=next_cursor.to_json(), dynamic_partitions_requests=[new_keys])
 
     return minute_sensor

@@ -19,7 +19,10 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from vol_pipeline.core.calendar import MARKET_TZ, REGULAR_OPEN, session_minutes_utc, weekday_closures
-from vol_pipeline.defs.partitions import HOLIDAY_HORIZON
+
+# Holidays are excluded this far past today (exchange-calendars knows about a year ahead);
+# a code location running longer than that without a reload would miss later holidays.
+HOLIDAY_HORIZON = timedelta(days=120)
 
 SESSION_FORMAT = "%Y-%m-%d"
 SESSION_CRON = "0 0 * * 1-5"

@@ -31,7 +31,7 @@ from vol_pipeline.core.config import DEFAULT_TICKERS
 from vol_pipeline.core.features import lane_features as full_lane_features
 from vol_pipeline.core.signals import evaluate_signals
 from vol_pipeline.definitions import build_definitions
-from vol_pipeline.defs.partitions import partition_key
+from vol_pipeline.defs.partitions import partition_key, register_minutes
 from vol_pipeline.runs import QUIET_RUN_CONFIG, cli_instance, failure_message, materialize_ranges
 from vol_pipeline.schemas import RECOMMENDATIONS_SCHEMA, check_contract
 from vol_pipeline.schemas_executions import EXECUTIONS_SCHEMA
@@ -123,6 +123,7 @@ def _build_main(folder: Path) -> None:
         recs = after_range["recommendations"]
         rerun_minute = recs["ts"].max() if recs.height else SESSION_OPEN + 30 * MINUTE
         info["rerun_minute"] = rerun_minute.isoformat()
+        register_minutes(instance, [rerun_minute])
         rerun = job.execute_in_process(partition_key=partition_key(rerun_minute), instance=instance,
                                        run_config=QUIET_RUN_CONFIG, raise_on_error=False)
         info["rerun"] = rerun.run_id, rerun.success
@@ -134,6 +135,7 @@ def _build_main(folder: Path) -> None:
 
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr("vol_pipeline.defs.assets.signals.evaluate_signals", broken_signals)
+            register_minutes(instance, [FRESH_MINUTE])
             failed = job.execute_in_process(partition_key=partition_key(FRESH_MINUTE), instance=instance,
                                             run_config=QUIET_RUN_CONFIG, raise_on_error=False)
         info["failed"] = failed.run_id, failed.success

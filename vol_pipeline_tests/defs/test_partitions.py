@@ -1,8 +1,9 @@
-"""Market-minute partitions (one key per NYSE regular-session minute, New York time) and
-the Settings that decide where they start.
+"""Market-minute partitions (one key per NYSE regular-session minute, New York time):
+the keys the platform registers, their order, key <-> minute, and the Settings.
 
-Every test pins `today` (the holiday horizon) and `current_time` and keeps the span to a
-few sessions, so the results do not depend on the day the suite runs and stay fast.
+The minute keys are a DynamicPartitionsDefinition (defs/partitions.py): which keys exist
+is decided by the NYSE calendar when minutes are registered, so these tests register
+spans of days on an ephemeral instance and look at what Dagster then lists.
 """
 
 from __future__ import annotations
@@ -11,9 +12,15 @@ from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import dagster as dg
 import pytest
 
-from vol_pipeline.defs.partitions import market_minute_partitions, minute_of_key, partition_key
+from vol_pipeline.core.calendar import market_minutes_between
+from vol_pipeline.defs.partitions import (
+    MINUTE_PARTITIONS, key_range_window, market_minute_partitions, minute_of_key, partition_key, register_minutes,
+    run_minute_window,
+)
+from vol_pipeline.runs import contiguous_ranges, plan_runs
 from vol_pipeline.settings import DEFAULT_HISTORY_DAYS, Settings, default_partition_start
 
 NY = ZoneInfo("America/New_York")
@@ -23,20 +30,13 @@ def utc(*args) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
 
 
-# Closures are excluded as one cron per day when the partitions span under a year and as
-# minutes past that; `today` (start of the holiday horizon) picks the form. Both must agree.
-FORMS = {"crons": -10, "minutes": 300}  # today = start + this many days
-
-
-def partitions_for(start: date, form: str = "crons"):
-    return market_minute_partitions(start, today=start + timedelta(days=FORMS[form]))
-
-
-def keys_between(start: date, current_time: datetime, form: str = "crons") -> list[str]:
-    return partitions_for(start, form).get_partition_keys(current_time=current_time)
-
-
-both_forms = pytest.mark.parametrize("form", list(FORMS))
+def registered(first: date, last: date) -> list[str]:
+    """The keys Dagster lists after the minutes of first..last (New York dates) are registered."""
+    instance = dg.DagsterInstance.ephemeral()
+    start = datetime.combine(first, datetime.min.time(), NY)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), NY)
+    register_minutes(instance, market_minutes_between(start, end))
+    return market_minute_partitions().get_partition_keys(dynamic_partitions_store=instance)
 
 
 def keys_per_day(keys: list[str]) -> dict[str, int]:
@@ -48,139 +48,82 @@ def day_keys(day: str, first: str = "09:30", count: int = 390) -> list[str]:
     return [(start + timedelta(minutes=i)).strftime("%Y-%m-%d-%H:%M") for i in range(count)]
 
 
-def utc_window(start: date, key: str, form: str = "crons") -> tuple[datetime, datetime]:
-    window = partitions_for(start, form).time_window_for_partition_key(key)
-    return window.start.astimezone(timezone.utc), window.end.astimezone(timezone.utc)
-
-
 # --- keys per session -----------------------------------------------------------------
 
 
 def test_a_normal_session_has_390_keys_from_0930_to_1559():
-    keys = keys_between(date(2026, 11, 23), utc(2026, 11, 24, 5))
+    keys = registered(date(2026, 11, 23), date(2026, 11, 23))
     assert keys == day_keys("2026-11-23")
-    assert keys[0] == "2026-11-23-09:30" and keys[-1] == "2026-11-23-15:59"
 
 
-@both_forms
-def test_the_half_day_after_thanksgiving_has_210_keys_ending_1259(form):
-    keys = keys_between(date(2025, 11, 26), utc(2025, 12, 2, 5), form)
+def test_the_half_day_after_thanksgiving_has_210_keys_ending_1259():
+    keys = registered(date(2025, 11, 26), date(2025, 12, 1))
+    assert keys_per_day(keys) == {"2025-11-26": 390, "2025-11-28": 210, "2025-12-01": 390}  # 11-27: Thanksgiving
+    assert [k for k in keys if k.startswith("2025-11-28")] == day_keys("2025-11-28", count=210)
+    # the last bar's window ends at the 13:00 close
+    assert key_range_window("2025-11-28-12:59", "2025-11-28-12:59") == (utc(2025, 11, 28, 17, 59), utc(2025, 11, 28, 18, 0))
+
+
+def test_holidays_and_weekends_have_no_keys():
+    per_day = keys_per_day(registered(date(2026, 4, 1), date(2026, 4, 7)))
+    assert per_day == {"2026-04-01": 390, "2026-04-02": 390, "2026-04-06": 390, "2026-04-07": 390}  # Good Friday
+
+
+def test_a_few_weeks_are_sessions_times_their_minutes_in_time_order():
+    keys = registered(date(2026, 11, 2), date(2026, 11, 30))
     per_day = keys_per_day(keys)
-    assert per_day == {"2025-11-26": 390, "2025-11-28": 210, "2025-12-01": 390}  # 11-27: Thanksgiving
-    half_day = [k for k in keys if k.startswith("2025-11-28")]
-    assert half_day == day_keys("2025-11-28", count=210)
-    assert half_day[-1] == "2025-11-28-12:59"
-    # the last bar's window ends at the 13:00 close, not at the next session
-    assert utc_window(date(2025, 11, 26), "2025-11-28-12:59", form) == (utc(2025, 11, 28, 17, 59), utc(2025, 11, 28, 18, 0))
-
-
-@both_forms
-def test_a_holiday_has_no_keys(form):
-    keys = keys_between(date(2026, 4, 1), utc(2026, 4, 8, 5), form)
-    per_day = keys_per_day(keys)
-    assert "2026-04-03" not in per_day  # Good Friday
-    assert per_day == {"2026-04-01": 390, "2026-04-02": 390, "2026-04-06": 390, "2026-04-07": 390}
-
-
-def test_weekends_have_no_keys():
-    per_day = keys_per_day(keys_between(date(2026, 11, 19), utc(2026, 11, 24, 5)))
-    assert per_day == {"2026-11-19": 390, "2026-11-20": 390, "2026-11-23": 390}
-
-
-@both_forms
-def test_a_few_weeks_are_sessions_times_their_minutes(form):
-    keys = keys_between(date(2026, 11, 2), utc(2026, 12, 1, 5), form)
-    per_day = keys_per_day(keys)
-    assert per_day["2026-11-27"] == 210  # half day
-    assert "2026-11-26" not in per_day  # Thanksgiving
-    assert set(per_day.values()) == {390, 210}
-    assert len(per_day) == 20
-    assert len(keys) == 19 * 390 + 210
-    assert keys == sorted(keys)
-    assert len(set(keys)) == len(keys)
-
-
-@both_forms
-def test_the_year_end_closures_across_new_year(form):
-    per_day = keys_per_day(keys_between(date(2026, 12, 21), utc(2027, 1, 6, 5), form))
-    assert per_day == {
-        "2026-12-21": 390, "2026-12-22": 390, "2026-12-23": 390,
-        "2026-12-24": 210,  # Christmas Eve half day; Christmas closed
-        "2026-12-28": 390, "2026-12-29": 390, "2026-12-30": 390, "2026-12-31": 390,
-        # New Year's Day closed
-        "2027-01-04": 390, "2027-01-05": 390,
-    }
-
-
-# --- daylight saving time -------------------------------------------------------------
+    assert per_day["2026-11-27"] == 210 and "2026-11-26" not in per_day
+    assert len(per_day) == 20 and len(keys) == 19 * 390 + 210
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
 
 
 @pytest.mark.parametrize(
-    "start, day, open_utc, close_utc",
+    "day, open_utc, close_utc",
     [
-        # spring forward (Sunday 2026-03-08): Friday in winter time, Monday in summer time
-        (date(2026, 3, 6), "2026-03-06", utc(2026, 3, 6, 14, 30), utc(2026, 3, 6, 21, 0)),
-        (date(2026, 3, 6), "2026-03-09", utc(2026, 3, 9, 13, 30), utc(2026, 3, 9, 20, 0)),
-        # fall back (Sunday 2026-11-01): Friday in summer time, Monday in winter time
-        (date(2026, 10, 30), "2026-10-30", utc(2026, 10, 30, 13, 30), utc(2026, 10, 30, 20, 0)),
-        (date(2026, 10, 30), "2026-11-02", utc(2026, 11, 2, 14, 30), utc(2026, 11, 2, 21, 0)),
+        ("2026-03-06", utc(2026, 3, 6, 14, 30), utc(2026, 3, 6, 21, 0)),  # before spring forward
+        ("2026-03-09", utc(2026, 3, 9, 13, 30), utc(2026, 3, 9, 20, 0)),  # after
+        ("2026-10-30", utc(2026, 10, 30, 13, 30), utc(2026, 10, 30, 20, 0)),  # before fall back
+        ("2026-11-02", utc(2026, 11, 2, 14, 30), utc(2026, 11, 2, 21, 0)),  # after
     ],
 )
-@both_forms
-def test_dst_change_days_have_390_keys_at_the_right_utc_times(start, day, open_utc, close_utc, form):
-    keys = keys_between(start, utc(2026, 11, 4, 5) if start.month == 10 else utc(2026, 3, 11, 5), form)
-    assert [k for k in keys if k.startswith(day)] == day_keys(day)
-    assert utc_window(start, f"{day}-09:30", form) == (open_utc, open_utc + timedelta(minutes=1))
-    assert utc_window(start, f"{day}-15:59", form) == (close_utc - timedelta(minutes=1), close_utc)
+def test_dst_change_days_have_390_keys_at_the_right_utc_times(day, open_utc, close_utc):
+    the_day = date.fromisoformat(day)
+    assert registered(the_day, the_day) == day_keys(day)
+    assert key_range_window(f"{day}-09:30", f"{day}-15:59") == (open_utc, close_utc)
 
 
-def test_the_1559_window_ends_at_1600_the_same_day():
-    window = market_minute_partitions(date(2026, 11, 23), today=date(2026, 11, 1)).time_window_for_partition_key(
-        "2026-11-23-15:59"
-    )
-    assert window.start == datetime(2026, 11, 23, 15, 59, tzinfo=NY)
-    assert window.end == datetime(2026, 11, 23, 16, 0, tzinfo=NY)
+# --- registering: idempotent, oldest first; ranges follow Dagster's order -----------------
 
 
-# --- which keys exist at a given time -------------------------------------------------
+def test_registering_again_adds_nothing_and_keeps_the_order():
+    instance = dg.DagsterInstance.ephemeral()
+    minutes = market_minutes_between(utc(2026, 11, 23), utc(2026, 11, 24))
+    register_minutes(instance, reversed(minutes[:10]))  # any order in: oldest first
+    register_minutes(instance, minutes[:20])
+    assert instance.get_dynamic_partitions(MINUTE_PARTITIONS) == [partition_key(m) for m in minutes[:20]]
 
 
-@pytest.mark.parametrize(
-    "now, last_key",
-    [
-        (utc(2026, 11, 23, 14, 30, 59), None),  # 09:30 bar not finished
-        (utc(2026, 11, 23, 14, 31), "2026-11-23-09:30"),
-        (utc(2026, 11, 23, 15, 0), "2026-11-23-09:59"),
-        (utc(2026, 11, 23, 20, 59, 59), "2026-11-23-15:58"),
-        (utc(2026, 11, 23, 21, 0), "2026-11-23-15:59"),  # the last bar is there at the close
-        (utc(2026, 11, 24, 14, 0), "2026-11-23-15:59"),  # overnight: nothing new
-    ],
-)
-def test_a_key_exists_once_its_minute_has_closed(now, last_key):
-    keys = keys_between(date(2026, 11, 23), now)
-    assert (keys[-1] if keys else None) == last_key
+def test_runs_split_where_older_minutes_were_added_after_newer_ones():
+    instance = dg.DagsterInstance.ephemeral()
+    monday = market_minutes_between(utc(2026, 11, 23), utc(2026, 11, 24))
+    friday = market_minutes_between(utc(2026, 11, 20), utc(2026, 11, 21))
+    register_minutes(instance, monday)  # the live session first, history later
+    runs = plan_runs(instance, friday + monday, 390)
+    assert runs == [(friday[0], friday[-1]), (monday[0], monday[-1])]
+    keys = instance.get_dynamic_partitions(MINUTE_PARTITIONS)
+    assert keys[:390] == [partition_key(m) for m in monday] and keys[390:] == [partition_key(m) for m in friday]
+    # in time order alone the two sessions would have been one range
+    assert contiguous_ranges(friday + monday, 780) == [(friday[0], monday[-1])]
 
 
-@both_forms
-def test_the_half_day_last_key_exists_at_its_1300_close(form):
-    assert keys_between(date(2025, 11, 28), utc(2025, 11, 28, 18, 0), form)[-1] == "2025-11-28-12:59"
-    assert keys_between(date(2025, 11, 28), utc(2025, 11, 28, 17, 59, 59), form)[-1] == "2025-11-28-12:58"
-    # nothing more until the next session opens on Monday
-    assert keys_between(date(2025, 11, 28), utc(2025, 12, 1, 14, 30), form)[-1] == "2025-11-28-12:59"
-
-
-@pytest.mark.parametrize(
-    "start, first_key",
-    [
-        (date(2026, 11, 23), "2026-11-23-09:30"),  # a session
-        (date(2026, 11, 21), "2026-11-23-09:30"),  # Saturday -> Monday
-        (date(2026, 4, 3), "2026-04-06-09:30"),  # Good Friday -> Monday
-        (date(2026, 11, 26), "2026-11-27-09:30"),  # Thanksgiving -> the half day
-    ],
-)
-@both_forms
-def test_the_first_key_is_the_open_of_the_first_session_on_or_after_the_start(start, first_key, form):
-    assert keys_between(start, utc(2026, 12, 1, 5) if start.month == 11 else utc(2026, 4, 8, 5), form)[0] == first_key
+def test_plan_runs_registers_whole_sessions_and_caps_the_run_length():
+    instance = dg.DagsterInstance.ephemeral()
+    monday = market_minutes_between(utc(2026, 11, 23), utc(2026, 11, 24))
+    sparse = monday[5:300:7]  # a thinly traded ticker: minutes without bars in between
+    runs = plan_runs(instance, sparse, 100)
+    assert runs[0][0] == sparse[0] and runs[-1][1] == sparse[-1]
+    assert all(market_minutes_between(a, b + timedelta(minutes=1)).__len__() <= 100 for a, b in runs)
+    assert len(instance.get_dynamic_partitions(MINUTE_PARTITIONS)) == len(market_minutes_between(sparse[0], sparse[-1] + timedelta(minutes=1)))
 
 
 # --- key <-> minute -------------------------------------------------------------------
@@ -202,17 +145,20 @@ def test_partition_key_and_minute_of_key_round_trip(key, minute):
     assert partition_key(minute) == key
     assert partition_key(minute.astimezone(NY)) == key  # any timezone in
     assert partition_key(minute.astimezone(ZoneInfo("Asia/Tokyo"))) == key
-    assert partition_key(minute_of_key(key)) == key
 
 
-def test_every_key_of_a_session_maps_back_to_its_window_start():
-    start = date(2026, 3, 9)
-    partitions = market_minute_partitions(start, today=date(2026, 3, 1))
-    keys = partitions.get_partition_keys(current_time=utc(2026, 3, 10, 5))
-    for key in keys[::37] + keys[-1:]:
-        window = partitions.time_window_for_partition_key(key)
-        assert minute_of_key(key) == window.start.astimezone(timezone.utc)
-        assert partition_key(window.start) == key
+def test_run_windows_come_from_the_tags():
+    assert run_minute_window({"dagster/partition": "2026-11-23-09:30"}) == (utc(2026, 11, 23, 14, 30), utc(2026, 11, 23, 14, 31))
+    assert run_minute_window({"dagster/asset_partition_range_start": "2026-11-23-09:30",
+                              "dagster/asset_partition_range_end": "2026-11-23-15:59"}) == (utc(2026, 11, 23, 14, 30), utc(2026, 11, 23, 21, 0))
+    assert run_minute_window({"dagster/partition": "2026-11-23"}) is None  # a session partition
+
+
+@pytest.mark.parametrize("bad", ["foo", "2026-11-23 09:30", "2026-11-23-9h30"])
+def test_a_key_that_is_not_a_minute_is_a_clear_error(bad):
+    with pytest.raises(dg.Failure) as error:
+        key_range_window(bad, "2026-11-23-09:31")
+    assert repr(bad) in str(error.value.description) and "2026-11-23-09:30" in str(error.value.description)
 
 
 # --- Settings -------------------------------------------------------------------------
@@ -293,9 +239,6 @@ def test_from_env_reads_os_environ_when_no_mapping_is_given(monkeypatch, tmp_pat
     assert (settings.home, settings.partition_start, settings.env) == (tmp_path.resolve(), date(2026, 11, 2), "prod")
 
 
-def test_the_default_partition_count_stays_far_below_dagster_limits():
-    """Default start, real clock: about 30 days of sessions (~8k keys), not 100k."""
-    start = Settings.from_env({}).partition_start
-    keys = market_minute_partitions(start).get_partition_keys(current_time=datetime.now(timezone.utc))
-    assert 0 < len(keys) < 20_000
-    assert len(keys) >= 15 * 390  # 30 days hold at least 15 full sessions' worth
+def test_the_minute_partitions_are_dynamic_and_the_same_everywhere():
+    """Definitions built from any settings share one partitions definition (one set of keys)."""
+    assert market_minute_partitions() == dg.DynamicPartitionsDefinition(name=MINUTE_PARTITIONS)

@@ -62,7 +62,7 @@ def sensor(defs) -> dg.RunStatusSensorDefinition:
 
 @pytest.fixture
 def instance():
-    with dg.DagsterInstance.ephemeral() as instance:
+    with dg.instance_for_test() as instance:  # a real instance: the schedule registers minutes in it
         yield instance
 
 
@@ -118,7 +118,7 @@ def test_session_close_success_requests_the_sessions_report(sensor, instance, de
 def test_the_schedules_own_run_request_leads_to_the_report(sensor, instance, defs):
     """Chained: the tags of the 16:10 schedule's RunRequest are what the sensor recognises."""
     schedule = defs.resolve_schedule_def("session_close_schedule")
-    scheduled = schedule(dg.build_schedule_context(scheduled_execution_time=datetime(2026, 11, 23, 16, 10, tzinfo=NY)))
+    scheduled = schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 23, 16, 10, tzinfo=NY)))
     assert isinstance(scheduled, dg.RunRequest)
     request = invoke(sensor, instance, run(instance, dict(scheduled.tags)))
     assert isinstance(request, dg.RunRequest), request

@@ -23,10 +23,13 @@ def schedule_def(tmp_path, env: str = "local") -> dg.ScheduleDefinition:
     return defs.resolve_schedule_def("session_close_schedule")
 
 
-def evaluate(schedule: dg.ScheduleDefinition, day: date):
+def evaluate(schedule: dg.ScheduleDefinition, day: date, instance: dg.DagsterInstance | None = None):
     """The schedule as the daemon calls it: at 16:10 New York on `day`."""
     when = datetime(day.year, day.month, day.day, 16, 10, tzinfo=NY)
-    return schedule(dg.build_schedule_context(scheduled_execution_time=when))
+    if instance is None:
+        with dg.instance_for_test() as instance:
+            return schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=when))
+    return schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=when))
 
 
 @pytest.mark.parametrize(
@@ -43,9 +46,13 @@ def test_session_range_tags_cover_the_whole_session(day, first, last):
     assert session_range_tags(day) == {RANGE_START: first, RANGE_END: last}
 
 
-def test_session_range_covers_exactly_the_partitions_of_that_day():
-    partitions = market_minute_partitions(date(2025, 11, 26), today=date(2025, 11, 1))
-    keys = partitions.get_partition_keys(current_time=datetime(2025, 12, 2, tzinfo=NY))
+def test_session_range_covers_exactly_the_partitions_of_that_day(tmp_path):
+    """The schedule adds its session's minutes (the sensor may have been off) before the run."""
+    with dg.instance_for_test() as instance:
+        for day in (date(2025, 11, 26), date(2025, 11, 28), date(2025, 12, 1)):
+            assert isinstance(evaluate(schedule_def(tmp_path), day, instance), dg.RunRequest)
+        keys = market_minute_partitions().get_partition_keys(dynamic_partitions_store=instance)
+    assert len(keys) == 390 + 210 + 390
     for day in (date(2025, 11, 26), date(2025, 11, 28), date(2025, 12, 1)):
         tags = session_range_tags(day)
         in_range = keys[keys.index(tags[RANGE_START]) : keys.index(tags[RANGE_END]) + 1]

@@ -60,6 +60,7 @@ class Tick:
     requests: list[dg.RunRequest]
     cursor: str | None
     skipped: bool
+    added_keys: list[str] = ()  # keys the tick adds to the market_minutes partitions
 
     @property
     def run_keys(self) -> list[str]:
@@ -84,7 +85,9 @@ class SensorHarness:
         assert isinstance(result, dg.SensorResult)
         if result.cursor is not None:
             self.cursor = result.cursor
-        return Tick(list(result.run_requests or []), result.cursor, skipped=False)
+        added = [k for r in result.dynamic_partitions_requests or [] for k in r.partition_keys]
+        assert all(r.partitions_def_name == "market_minutes" for r in result.dynamic_partitions_requests or [])
+        return Tick(list(result.run_requests or []), result.cursor, skipped=False, added_keys=added)
 
     def drain(self, now: datetime, max_ticks: int = 50) -> tuple[list[str], list[int]]:
         """Tick at `now` until nothing is requested: all run keys, and the size of each tick."""
@@ -141,11 +144,15 @@ def test_requests_carry_the_partition_tags_dagster_would_add(synthetic):
         assert job.get_run_config_for_partition_key(request.partition_key) == {}  # nothing else to resolve
 
 
-def test_requested_partition_keys_are_partitions_of_the_job(synthetic):
+def test_each_tick_adds_every_closed_minute_as_a_partition_bars_or_not(synthetic):
+    """The requested keys exist when their runs are created (Dagster adds the tick's keys
+    first); minutes without bars are partitions too, never materialized."""
+    day = date(2026, 11, 23)
     tick = synthetic.tick(utc(2026, 11, 23, 15, 0))
-    partitions = synthetic.defs.resolve_job_def("minute_job").partitions_def
-    valid = set(partitions.get_partition_keys(current_time=utc(2026, 11, 23, 15, 0)))
-    assert tick.requests and all(r.partition_key in valid for r in tick.requests)
+    assert tick.added_keys == [key(m) for m in ny_minutes(day, "09:30", "10:00")]  # oldest first
+    assert tick.requests and set(tick.run_keys) < set(tick.added_keys)  # AAPL has minutes without bars
+    later = synthetic.tick(utc(2026, 11, 23, 15, 5))
+    assert [k for k in later.added_keys if k not in tick.added_keys] == [key(m) for m in ny_minutes(day, "10:00", "10:05")]
 
 
 def test_the_next_tick_at_the_same_time_requests_nothing(synthetic):

@@ -36,7 +36,7 @@ from vol_pipeline.core.calendar import market_minutes_back
 from vol_pipeline.core.config import DEFAULT_TICKERS
 from vol_pipeline.core.signals import evaluate_signals
 from vol_pipeline.definitions import build_definitions
-from vol_pipeline.defs.partitions import partition_key
+from vol_pipeline.defs.partitions import partition_key, register_minutes
 from vol_pipeline.defs.run_errors import unrepaired_failures
 from vol_pipeline.runs import QUIET_RUN_CONFIG, cli_instance, materialize_ranges, materialize_session
 from vol_pipeline.schemas import check_contract
@@ -129,6 +129,7 @@ def _build(folder: Path) -> None:
         record("session3", materialize_session(defs, instance, SESSION))
         save_snapshot(folder, "session3", read_all(settings))
 
+        register_minutes(instance, [FAIL_FIRST])
         record("partial", job.execute_in_process(partition_key=partition_key(FAIL_FIRST), instance=instance,
                                                  run_config=QUIET_RUN_CONFIG, raise_on_error=False))
         info["unrepaired"]["partial"] = unrepaired_failures(instance, SESSION)

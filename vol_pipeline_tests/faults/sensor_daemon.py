@@ -28,7 +28,7 @@ from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster._daemon.sensor import execute_sensor_iteration
 
 from vol_pipeline.defs import sensors as sensors_module
-from vol_pipeline.runs import INSTANCE_YAML
+from vol_pipeline.runs import instance_yaml
 
 SENSOR = "minute_sensor"
 LOCATION_NAME = "vol_pipeline"
@@ -50,7 +50,7 @@ def write_location(folder: Path, bars_file: Path, partition_start: date) -> Path
     instance settings (SQLite, QueuedRunCoordinator: submitted runs wait in the queue, which
     nothing drains here, so no run executes)."""
     (folder / "dagster").mkdir(parents=True, exist_ok=True)
-    (folder / "dagster" / "dagster.yaml").write_text(INSTANCE_YAML)
+    (folder / "dagster" / "dagster.yaml").write_text(instance_yaml(folder / "dagster"))
     path = folder / "sensor_location.py"
     path.write_text(LOCATION.format(home=str(folder), start=partition_start.isoformat(), bars=str(bars_file)))
     return path

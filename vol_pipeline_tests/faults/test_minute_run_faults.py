@@ -26,7 +26,7 @@ from dagster._serdes import serialize_value
 from vol_pipeline.core.calendar import market_minutes_back
 from vol_pipeline.core.config import DEFAULT_TICKERS
 from vol_pipeline.definitions import build_definitions
-from vol_pipeline.defs.partitions import partition_key
+from vol_pipeline.defs.partitions import minute_of_key, partition_key, register_minutes
 from vol_pipeline.runs import QUIET_RUN_CONFIG, cli_instance, failure_message
 from vol_pipeline.settings import Settings
 from vol_pipeline.sources.synthetic import SyntheticBarSource
@@ -59,6 +59,7 @@ def minute_tables(store) -> dict[str, pl.DataFrame]:
 
 def run_minute(settings: Settings, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     job = build_definitions(settings).resolve_job_def("minute_job")
+    register_minutes(instance, [minute_of_key(KEY)])
     return job.execute_in_process(partition_key=KEY, instance=instance, run_config=QUIET_RUN_CONFIG,
                                   raise_on_error=False)
 

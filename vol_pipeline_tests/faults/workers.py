@@ -45,6 +45,7 @@ def run_minute(home: str, partition_start: str, key: str, go_file: str) -> None:
     from datetime import date
 
     from vol_pipeline.definitions import build_definitions
+    from vol_pipeline.defs.partitions import minute_of_key, register_minutes
     from vol_pipeline.runs import QUIET_RUN_CONFIG, cli_instance, failure_message
     from vol_pipeline.settings import Settings
 
@@ -52,6 +53,7 @@ def run_minute(home: str, partition_start: str, key: str, go_file: str) -> None:
                         warehouse_url=os.environ.get("VOL_PIPELINE_WAREHOUSE_URL") or None)
     job = build_definitions(settings).resolve_job_def("minute_job")
     with cli_instance(settings) as instance:
+        register_minutes(instance, [minute_of_key(key)])
         print("ready", flush=True)
         deadline = time.monotonic() + 60
         while not Path(go_file).exists() and time.monotonic() < deadline:

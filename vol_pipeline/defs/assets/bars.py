@@ -8,7 +8,7 @@ timestamp, a time outside every session) are kept per source with a null minute_
 import dagster as dg
 
 from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs, window
-from vol_pipeline.defs.checks import contract_result, contract_spec, yield_checked
+from vol_pipeline.defs.checks import contract_result, contract_spec, checked_outputs
 from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.resources import BarSourceResource, WarehouseResource
 from vol_pipeline.schemas import BARS_SCHEMA
@@ -30,13 +30,16 @@ def build_bars(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         source = bar_source.source
         start, end = window(context)
         valid, quarantine = source.fetch(start, end), source.rejected(start, end)
-        yield from yield_checked([contract_result("bars", valid, BARS_SCHEMA)])
         minutes = minutes_in(context)
-        unplaced = source.unplaced()
-        if unplaced.height:  # replaced per source on every run: idempotent, and never lost
-            warehouse.get().replace_unplaced(source.key, unplaced.drop("minute_ts", "source"))
-        yield dg.Output(valid, "bars", metadata=summary("bars", valid, minutes))
-        yield dg.Output(quarantine, "bars_quarantine", metadata={
-            **summary("bars_quarantine", quarantine, minutes), "unplaced_rejected_rows": unplaced.height})
+
+        def outputs():  # runs only once the contract check passed
+            unplaced = source.unplaced()
+            if unplaced.height:  # replaced per source on every run: idempotent, and never lost
+                warehouse.get().replace_unplaced(source.key, unplaced.drop("minute_ts", "source"))
+            yield dg.Output(valid, "bars", metadata=summary("bars", valid, minutes))
+            yield dg.Output(quarantine, "bars_quarantine", metadata={
+                **summary("bars_quarantine", quarantine, minutes), "unplaced_rejected_rows": unplaced.height})
+
+        yield from checked_outputs(context, [contract_result("bars", valid, BARS_SCHEMA)], outputs())
 
     return bars_from_source

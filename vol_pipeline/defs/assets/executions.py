@@ -14,7 +14,7 @@ import polars as pl
 from vol_pipeline.core.calendar import MARKET_TZ
 from vol_pipeline.core.dispatch import DispatchConfig, dispatch
 from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs, window
-from vol_pipeline.defs.checks import contract_result, contract_spec, yield_checked
+from vol_pipeline.defs.checks import contract_result, contract_spec, checked_outputs
 from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.resources import WarehouseResource
 from vol_pipeline.schemas_executions import executions_schema
@@ -46,7 +46,7 @@ def build_executions(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition
         bars = store.read("bars", start - BAR_LOOKBACK, end)
         prior = store.read("executions", _new_york_day_start(start), start)  # the daily limit's earlier trades
         decided = dispatch(recommendations, features, bars, None, prior, DISPATCH)
-        yield from yield_checked([contract_result("executions", decided, executions_schema(DISPATCH))])
-        yield dg.Output(decided, metadata=summary("executions", decided, minutes_in(context)))
+        results = [contract_result("executions", decided, executions_schema(DISPATCH))]
+        yield from checked_outputs(context, results, [dg.Output(decided, metadata=summary("executions", decided, minutes_in(context)))])
 
     return executions

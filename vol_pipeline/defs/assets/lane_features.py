@@ -14,7 +14,7 @@ from vol_pipeline.core.calendar import market_minutes_back
 from vol_pipeline.core.config import FeatureConfig
 from vol_pipeline.core.features import lane_features_between
 from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs, window
-from vol_pipeline.defs.checks import contract_result, contract_spec, yield_checked
+from vol_pipeline.defs.checks import contract_result, contract_spec, checked_outputs
 from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.resources import WarehouseResource
 from vol_pipeline.schemas import lane_features_schema
@@ -39,8 +39,8 @@ def build_lane_features(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinit
         start, end = window(context)
         bars = warehouse.get().read("bars", market_minutes_back(start, LOOKBACK_MINUTES - 1), end)
         features = lane_features_between(bars, start, end, FEATURES)
-        yield from yield_checked([contract_result("lane_features", features, lane_features_schema(FEATURES))])
+        results = [contract_result("lane_features", features, lane_features_schema(FEATURES))]
         metadata = summary("lane_features", features, minutes_in(context))
-        yield dg.Output(features, metadata={**metadata, "bars_read": bars.height})
+        yield from checked_outputs(context, results, [dg.Output(features, metadata={**metadata, "bars_read": bars.height})])
 
     return lane_features

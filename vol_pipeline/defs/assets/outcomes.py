@@ -8,8 +8,8 @@ import dagster as dg
 import polars as pl
 
 from vol_pipeline.core.exits import trade_outcomes
-from vol_pipeline.defs.assets.common import SESSION_GROUP, spec_kwargs
-from vol_pipeline.defs.checks import contract_result, contract_spec, yield_checked
+from vol_pipeline.defs.assets.common import SESSION_GROUP, SESSION_OF_MINUTES, spec_kwargs
+from vol_pipeline.defs.checks import contract_result, contract_spec, checked_outputs
 from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.resources import WarehouseResource
 from vol_pipeline.defs.session_partitions import session_bounds, session_of_key
@@ -19,7 +19,7 @@ from vol_pipeline.schemas_outcomes import OUTCOMES_SCHEMA
 def build_outcomes(sessions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name="outcomes",
-        deps=["executions"],  # bars too, through executions (each cross-partition dep costs ~0.7 s a run)
+        deps=[SESSION_OF_MINUTES],  # bars too, through executions (each cross-partition dep costs ~0.7 s a run)
         partitions_def=sessions,
         check_specs=[contract_spec("outcomes", sessions)],
         **spec_kwargs("outcomes", "Each SIMULATED execution of the session walked forward over later bars: exit at "
@@ -31,7 +31,7 @@ def build_outcomes(sessions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         store = warehouse.get()
         executions = store.read("executions", first_bar, close, equals={"status": "SIMULATED"})
         walked = trade_outcomes(executions, store.read("bars", first_bar, close), close)
-        yield from yield_checked([contract_result("outcomes", walked, OUTCOMES_SCHEMA)])
-        yield dg.Output(walked, metadata=summary("outcomes", walked, 1))
+        results = [contract_result("outcomes", walked, OUTCOMES_SCHEMA)]
+        yield from checked_outputs(context, results, [dg.Output(walked, metadata=summary("outcomes", walked, 1))])
 
     return outcomes

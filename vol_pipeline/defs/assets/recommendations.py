@@ -12,7 +12,7 @@ import polars as pl
 from vol_pipeline.core.recommendations import recommend
 from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs, window
 from vol_pipeline.defs.assets.signals import RULES
-from vol_pipeline.defs.checks import confidence_result, confidence_spec, contract_result, contract_spec, yield_checked
+from vol_pipeline.defs.checks import confidence_result, confidence_spec, contract_result, contract_spec, checked_outputs
 from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.resources import WarehouseResource
 from vol_pipeline.schemas import recommendations_schema
@@ -31,10 +31,10 @@ def build_recommendations(partitions: dg.PartitionsDefinition) -> dg.AssetsDefin
         start, end = window(context)
         prior = warehouse.get().read("recommendations", start - timedelta(minutes=RULES.cooldown_minutes), start)
         recs = recommend(signals, prior, RULES)
-        yield from yield_checked([
+        results = [
             contract_result("recommendations", recs, recommendations_schema(RULES)),
             confidence_result("recommendations", recs, RULES),
-        ])
-        yield dg.Output(recs, metadata=summary("recommendations", recs, minutes_in(context)))
+        ]
+        yield from checked_outputs(context, results, [dg.Output(recs, metadata=summary("recommendations", recs, minutes_in(context)))])
 
     return recommendations

@@ -14,7 +14,7 @@ import polars as pl
 from vol_pipeline.core.checklist import CHECKLIST, ERROR, seed_checklist
 from vol_pipeline.core.report import session_report as build_report
 from vol_pipeline.core.what_if import what_if
-from vol_pipeline.defs.assets.common import SESSION_GROUP, spec_kwargs
+from vol_pipeline.defs.assets.common import SESSION_GROUP, SESSION_OF_MINUTES, spec_kwargs
 from vol_pipeline.defs.charts import report_charts
 from vol_pipeline.defs.report_metadata import report_metadata
 from vol_pipeline.defs.resources import WarehouseResource
@@ -34,7 +34,7 @@ def _check_specs(sessions: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
 def build_session_report(sessions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name="session_report",
-        deps=["executions"],  # and so bars..recommendations (each cross-partition dep costs ~0.7 s a run)
+        deps=[SESSION_OF_MINUTES],  # and so bars..recommendations (each cross-partition dep costs ~0.7 s a run)
         partitions_def=sessions,
         check_specs=_check_specs(sessions),
         **spec_kwargs("session_report", "The session measured: recommendations, execution rate, skips by gate, "

@@ -6,7 +6,7 @@ import polars as pl
 from vol_pipeline.core.config import SignalRuleSet
 from vol_pipeline.core.signals import evaluate_signals
 from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs
-from vol_pipeline.defs.checks import contract_result, contract_spec, yield_checked
+from vol_pipeline.defs.checks import contract_result, contract_spec, checked_outputs
 from vol_pipeline.defs.metadata import summary
 from vol_pipeline.schemas import signals_schema
 
@@ -24,7 +24,7 @@ def build_signals(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     )
     def signals(context: dg.AssetExecutionContext, lane_features: pl.DataFrame):
         evaluated = evaluate_signals(lane_features, RULES)
-        yield from yield_checked([contract_result("signals", evaluated, signals_schema(RULES))])
-        yield dg.Output(evaluated, metadata=summary("signals", evaluated, minutes_in(context)))
+        results = [contract_result("signals", evaluated, signals_schema(RULES))]
+        yield from checked_outputs(context, results, [dg.Output(evaluated, metadata=summary("signals", evaluated, minutes_in(context)))])
 
     return signals
