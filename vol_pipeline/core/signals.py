@@ -103,6 +103,9 @@ def _scores(rules: SignalRuleSet) -> list[pl.Expr]:
     ]
 
 
+ACTIONS = ("BUY", "SELL")  # every action but HOLD: the signals that can become recommendations
+
+
 def _decision(rules: SignalRuleSet) -> list[pl.Expr]:
     direction = pl.col("direction")
     killed = direction.is_not_null() & (pl.col("volume_mult") == 0)

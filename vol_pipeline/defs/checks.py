@@ -101,13 +101,17 @@ def _recorded(context, results, targets) -> Iterator[dg.AssetCheckResult | dg.As
     if not _is_range(context):
         yield from results
         return
+    keys = context.partition_keys
     for result in results:
         key = _check_key(context, result)
         spec = context.assets_def.get_spec_for_check_key(key)
         asset_targets = targets.get(key.asset_key, {})
-        for minute in context.partition_keys:
+        # The check ran once over the whole range: its counts are the window's, not the minute's.
+        metadata = {("window_" + name if name == "rows_checked" else name): value for name, value in result.metadata.items()}
+        metadata["window"] = dg.MetadataValue.text(f"{keys[0]}...{keys[-1]} ({len(keys)} minutes)")
+        for minute in keys:
             yield dg.AssetCheckEvaluation(
-                asset_key=key.asset_key, check_name=key.name, passed=result.passed, metadata=result.metadata,
+                asset_key=key.asset_key, check_name=key.name, passed=result.passed, metadata=metadata,
                 target_materialization_data=asset_targets.get(minute), severity=result.severity,
                 blocking=spec.blocking, partition=minute,
             )
