@@ -86,8 +86,8 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         """A range run's planned and done materializations (one per minute and asset) in two
         transactions, where Dagster's SQLite storage stores them one by one (several commits
-        each). Written exactly as store_event writes them, in the same order. Dagster sends
-        batches only when DAGSTER_EVENT_BATCH_SIZE > 0 (set below)."""
+        each). The rows are those store_event writes, in the same order. Dagster sends batches
+        only when DAGSTER_EVENT_BATCH_SIZE > 0 (set below)."""
         if len(events) < 2 or len({e.run_id for e in events}) != 1:
             return super().store_event_batch(events)
         rows = [self._event_to_row(event) for event in events]
@@ -100,8 +100,11 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                     SqlEventLogStorageTable.c.id, sort_by_parameter_order=True), [row for _, row in asset_rows]).scalars().all()
                 asset_events = [e for e, _ in asset_rows]
                 self._store_asset_event_tags(conn, asset_events, ids)
-                for event, event_id in zip(asset_events, ids):
-                    self._store_asset_event(conn, event, event_id)
+                # The asset row keeps only an asset's latest event of each kind, so only those
+                # are written (as dagster-postgres's batch does), in their original order.
+                last = {(e.dagster_event.asset_key, e.dagster_event_type): i for i, e in enumerate(asset_events)}
+                for i in sorted(last.values()):
+                    self._store_asset_event(conn, asset_events[i], ids[i])
         for event, row in zip(events, rows):
             if event.is_dagster_event and event.dagster_event_type in ASSET_CHECK_EVENTS:
                 with self.index_connection() as conn:
