@@ -177,7 +177,7 @@ def test_replay_exits_0_and_reports_the_minutes(cli, cut):
     minutes = cut["ts"].n_unique()
     assert minutes == CUT_MINUTES
     assert f"Replayed {minutes} market minutes of {cli.work / 'cut.parquet'}" in result["stdout"]
-    assert "3 run(s) of minute_job" in result["stdout"]  # 30-minute runs
+    assert "1 run(s) of minute_job" in result["stdout"]  # whole sessions per run
     assert f"{minutes}/{minutes} minutes" in result["stderr"]  # the progress bar reached the end
     assert "Traceback" not in result["stderr"]
     for name in ("bars", "lane_features", "signals", "recommendations"):

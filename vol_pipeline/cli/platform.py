@@ -16,7 +16,16 @@ from vol_pipeline.core.calendar import market_minutes_back, market_minutes_betwe
 from vol_pipeline.core.volume import multiplier_bucket
 from vol_pipeline.settings import Settings, market_today
 
-RUN_MINUTES = 390  # minutes per run at most: one session (a progress step)
+SESSION_MINUTES = 390
+# Minutes per run: whole sessions, as many as keep a run under ~1M bars (5 at most, so the
+# progress bar still moves). Each run costs ~1 s of Dagster's own; 5,000 tickers get one
+# session a run (memory), 7 tickers five.
+RUN_BARS, MAX_SESSIONS_PER_RUN = 1_000_000, 5
+
+
+def run_minutes(tickers: int) -> int:
+    sessions = max(1, min(MAX_SESSIONS_PER_RUN, RUN_BARS // (SESSION_MINUTES * max(tickers, 1))))
+    return sessions * SESSION_MINUTES
 WARM_UP_MINUTES = 240  # bars before the first minute, so lane_features has history there
 
 
@@ -34,17 +43,17 @@ class Progress:
         print(f"\r{self.label} [{bar}] {self.done}/{self.total} minutes", end=end, file=sys.stderr, flush=True)
 
 
-def _run(settings: Settings, minutes: list[datetime], label: str, warm_up: list[datetime] = ()) -> str:
+def _run(settings: Settings, minutes: list[datetime], label: str, tickers: int, warm_up: list[datetime] = ()) -> str:
     from vol_pipeline.definitions import build_definitions
     from vol_pipeline.runs import cli_instance, failure_message, materialize_ranges, plan_runs
 
     defs = build_definitions(settings)
     instance = cli_instance(settings)
     if warm_up:
-        results = materialize_ranges(defs, instance, plan_runs(instance, warm_up, RUN_MINUTES), selection=["bars", "bars_quarantine"])
+        results = materialize_ranges(defs, instance, plan_runs(instance, warm_up, run_minutes(tickers)), selection=["bars", "bars_quarantine"])
         if not results[-1].success:
             raise CliError(failure_message(results[-1]), code=1)
-    ranges = plan_runs(instance, minutes, RUN_MINUTES)
+    ranges = plan_runs(instance, minutes, run_minutes(tickers))
     results = materialize_ranges(defs, instance, ranges, on_progress=Progress(len(minutes), label))
     if results and not results[-1].success:
         raise CliError(failure_message(results[-1]), code=1)
@@ -93,7 +102,7 @@ def demo(args: argparse.Namespace) -> str:
     warm_start = market_minutes_back(minutes[0], WARM_UP_MINUTES)
     warm_up = market_minutes_between(warm_start, minutes[0])
     settings = replace(env_settings, bars_file=None, partition_start=min(env_settings.partition_start, warm_start.date()))
-    runs = _run(settings, minutes, f"session {session}", warm_up)
+    runs = _run(settings, minutes, f"session {session}", len(settings.tickers), warm_up)
     end = minutes[-1] + timedelta(minutes=1)
     moved = settings.partition_start != env_settings.partition_start
     start_env = f"VOL_PIPELINE_PARTITION_START={settings.partition_start} " if moved else ""
@@ -118,7 +127,7 @@ def replay(args: argparse.Namespace) -> str:
     first = valid["ts"].min()
     minutes = valid["ts"].unique().sort().to_list()
     settings = replace(env_settings, bars_file=source.path, partition_start=min(env_settings.partition_start, first.date()))
-    runs = _run(settings, minutes, f"replay {source.path.name}")
+    runs = _run(settings, minutes, f"replay {source.path.name}", valid["ticker"].n_unique())
     env = f"VOL_PIPELINE_PARTITION_START={settings.partition_start} VOL_PIPELINE_BARS_FILE={source.path} "
     report = "\n".join([
         f"Replayed {len(minutes)} market minutes of {source.path} into {settings.warehouse_location}: {runs}.",
