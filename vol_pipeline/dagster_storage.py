@@ -34,6 +34,8 @@ from dagster import Field, StringSource
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData
+from dagster_postgres.event_log.event_log import PostgresEventLogStorage
+from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
 
 # Dagster hands range runs' events to store_event_batch only when this is set (per process,
 # read at every event): every process that opens this storage writes with it.
@@ -141,9 +143,44 @@ def _set_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _asynchronous_commits(dbapi_connection, _record) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    dbapi_connection.commit()
+
+
 def _default_base_dir() -> str:
     """Where Dagster's default SQLite storage keeps event logs: $DAGSTER_HOME/history/runs."""
     home = os.environ.get("DAGSTER_HOME")
     if not home:
         raise ValueError("PooledSqliteEventLogStorage needs base_dir or DAGSTER_HOME")
     return os.path.join(home, "history", "runs")
+
+
+class PooledPostgresEventLogStorage(PostgresEventLogStorage):
+    """dagster-postgres's event log (production) with a small connection pool and
+    asynchronous commits.
+
+    Its own opens a new connection (TCP + authentication) for every read and write, and
+    each event's commit waits for the WAL flush; a range run writes ~7,000 events.
+    Measured on a 2-session replay: 171 s -> 83 s pooled (Dagster pools the same way in the
+    webserver, optimize_for_webserver) -> 42 s with `synchronous_commit=off` for these
+    connections only: PostgreSQL stays consistent; a server crash may lose the last
+    fraction of a second of run-history events (the warehouse is another database and
+    commits normally).
+    """
+
+    def __init__(self, postgres_url: str, should_autocreate_tables: bool = True, inst_data=None, token_provider=None):
+        super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
+        self._engine.dispose()
+        self._engine = create_pg_engine(self.postgres_url, self._token_provider, isolation_level="AUTOCOMMIT",
+                                        pool_size=1, max_overflow=4, pool_recycle=3600, pool_pre_ping=True)
+        db.event.listen(self._engine, "connect", _asynchronous_commits)
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value) -> "PooledPostgresEventLogStorage":
+        return cls(
+            inst_data=inst_data, postgres_url=pg_url_from_config(config_value),
+            should_autocreate_tables=config_value.get("should_autocreate_tables", True),
+            token_provider=get_token_provider_from_config(config_value),
+        )

@@ -62,7 +62,7 @@ def s3_keys(bucket: str, prefix: str = "") -> list[str]:
 def test_the_production_instance_file_uses_postgres_ecs_and_s3(production_instance):
     instance = production_instance
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-    assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+    assert type(instance.event_log_storage).__name__ == "PooledPostgresEventLogStorage"  # dagster-postgres's, pooled
     assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
     assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
     assert type(instance.run_launcher).__name__ == "EcsRunLauncher"
