@@ -167,8 +167,14 @@ VALUE_OPTIONS = {
     ("export", "out"): "an output file",
     ("report", "session_date"): "parsed as a date",
     ("explain", "id"): "a bound parameter (test below)",
+    ("whatif", "date_from"): "parsed as a date",
+    ("whatif", "date_to"): "parsed as a date",
+    ("whatif", "rules"): "names looked up among the known rule sets in Python; never reach the warehouse",
+    ("whatif", "rules_file"): "a TOML/JSON file parsed in Python into numbers; never reaches the warehouse",
+    ("whatif", "out"): "an output file",
 }
-DATE_OPTIONS = {("generate", "start"), ("demo", "session"), ("report", "session_date")}
+DATE_OPTIONS = {("generate", "start"), ("demo", "session"), ("report", "session_date"), ("whatif", "date_from"),
+                ("whatif", "date_to")}
 
 
 def parser_actions(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
@@ -321,7 +327,8 @@ SQL_METHODS = {"execute", "executemany", "executescript", "sql", "query", "read_
                "read_database_uri"}
 IDENTIFIER_METHODS = {"adbc_ingest", "register"}  # take a table/view name as the first argument
 # The only modules that talk SQL. A new one must be reviewed, then listed here.
-SQL_MODULES = {"storage/duckdb_warehouse.py", "storage/postgres_warehouse.py", "storage/migrate.py"}
+SQL_MODULES = {"storage/duckdb_warehouse.py", "storage/postgres_warehouse.py", "storage/migrate.py",
+               "dagster_storage.py"}
 
 # What may be interpolated into an f-string in a SQL module, per (module, function): all
 # identifiers from tables.TABLES (checked by table()), placeholders, or fixed helpers.
@@ -360,6 +367,11 @@ ALLOWED_SQL_ARGUMENTS = {
     (PG, "_write", "delete_sql"): "private; callers replace()/replace_unplaced() pass checked f-strings",
     (PG, "_query", "sql"): "private; callers read()/volume_coverage() pass checked f-strings/literals",
     ("storage/migrate.py", "upgrade", "migration.sql"): "the packaged migrations/*.sql files, never input",
+    # Dagster's own event-log table through SQLAlchemy Core: values are bound parameters.
+    ("dagster_storage.py", "store_event_batch", "SqlEventLogStorageTable.insert()"): "Core insert, bound rows",
+    ("dagster_storage.py", "store_event_batch", "SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, "
+     "sort_by_parameter_order=True)"): "Core insert, bound rows",
+    ("dagster_storage.py", "store_event_batch", "SqlEventLogStorageTable.insert().values(**row)"): "Core insert, bound row",
 }
 
 

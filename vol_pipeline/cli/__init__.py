@@ -65,6 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("session_date", type=_iso_date, help="NYSE session, YYYY-MM-DD")
     report.add_argument("--stored", action="store_true", help="print the stored report without re-building it")
 
+    whatif = _command(commands, "whatif", "whatif:whatif",
+                      "replay named rule sets side by side over stored sessions and write the comparison")
+    whatif.add_argument("--from", dest="date_from", type=_iso_date, required=True, help="first session, YYYY-MM-DD")
+    whatif.add_argument("--to", dest="date_to", type=_iso_date, required=True, help="last session, YYYY-MM-DD")
+    whatif.add_argument("--rules", default="1.0-phase12,1.0-phase12+multiplier-off",
+                        help="comma-separated rule set names: built in, NAME+multiplier-off, or from --rules-file")
+    whatif.add_argument("--rules-file", help="TOML or JSON file defining more rule sets (multiplier table, confidence gate)")
+    whatif.add_argument("--out", required=True, help="output file (.csv or .parquet)")
+    whatif.add_argument("--no-record", action="store_true", help="do not record the comparison in Dagster")
+
     db = _command(commands, "db", "", "PostgreSQL warehouse schema (needs VOL_PIPELINE_WAREHOUSE_URL)")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     _command(db_commands, "upgrade", "db:upgrade", "apply pending schema migrations (safe to run again)")

@@ -39,6 +39,7 @@ class SessionReplay:
     recommendations: pl.DataFrame
     executions: pl.DataFrame
     outcomes: pl.DataFrame
+    signals: pl.DataFrame  # every evaluated (ticker, minute), HOLD included: what the buckets count
 
 
 def replay_session(
@@ -50,9 +51,11 @@ def replay_session(
     exit_config: ExitConfig = ExitConfig(),
 ) -> SessionReplay:
     """The session's chain from its lane_features and bars, each minute decided at its own end."""
-    recommendations = recommend(evaluate_signals(features, rules), None, rules)
+    signals = evaluate_signals(features, rules)
+    recommendations = recommend(signals, None, rules)
     executions = dispatch(recommendations, features, bars, None, None, dispatch_config)
-    return SessionReplay(recommendations, executions, trade_outcomes(executions, bars, session_close, exit_config))
+    outcomes = trade_outcomes(executions, bars, session_close, exit_config)
+    return SessionReplay(recommendations, executions, outcomes, signals)
 
 
 def what_if(

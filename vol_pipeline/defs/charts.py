@@ -75,3 +75,38 @@ def win_rate_chart(report: dict) -> str:
 def report_charts(report: dict) -> str:
     """All charts as one markdown document."""
     return "\n\n".join((confidence_chart(report), bucket_chart(report), win_rate_chart(report)))
+
+
+def rule_comparison_chart(totals: list[dict]) -> str:
+    """Execution rate and P&L per rule set over the whole range (the comparison's total rows)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [row["rules"] for row in totals]
+    figure, (rate_axes, pnl_axes) = plt.subplots(1, 2, figsize=(9, 3 + 0.1 * len(names)))
+    positions = list(range(len(names)))
+    rates = [(row["execution_rate"] or 0) * 100 for row in totals]
+    pnl = [row["pnl"] for row in totals]
+    rate_axes.barh(positions, rates)
+    rate_axes.set_title("Execution rate (executions / recommendations)", fontsize=10)
+    rate_axes.set_xlabel("%", fontsize=8)
+    pnl_axes.barh(positions, pnl, color=["tab:green" if value >= 0 else "tab:red" for value in pnl])
+    pnl_axes.axvline(0, color="black", linewidth=0.8)
+    pnl_axes.set_title("P&L over the range", fontsize=10)
+    pnl_axes.set_xlabel("$", fontsize=8)
+    for axes in (rate_axes, pnl_axes):
+        axes.set_yticks(positions, names, fontsize=8)
+        axes.invert_yaxis()  # first rule set on top, as in the table
+    pnl_axes.tick_params(labelleft=False)
+    rate_axes.set_xlim(0, max(rates + [1.0]) * 1.3)  # room for the labels
+    reach = max([abs(value) for value in pnl] + [1.0]) * 1.4
+    pnl_axes.set_xlim(-reach if min(pnl + [0.0]) < 0 else 0, reach if max(pnl + [0.0]) > 0 else reach * 0.2)
+    for position, row in zip(positions, totals):
+        rate_axes.annotate(f"{row['executions']}/{row['recommendations']}", (rates[position], position),
+                           xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+        pnl_axes.annotate(f"{pnl[position]:,.0f}", (pnl[position], position), xytext=(3 if pnl[position] >= 0 else -3, 0),
+                          textcoords="offset points", va="center", ha="left" if pnl[position] >= 0 else "right", fontsize=8)
+    figure.tight_layout()
+    return _markdown_png(figure, "rule comparison")

@@ -1,5 +1,6 @@
 """The per-minute assets: bars (+ quarantine) -> lane_features -> signals -> recommendations -> executions;
-the per-session assets: outcomes -> session_report -> session_archive."""
+the per-session assets: outcomes -> session_report -> session_archive; and rule_comparison
+(not partitioned, group rule_analysis: what `vol-pipeline whatif` records; defs/rule_comparison.py)."""
 
 import dagster as dg
 
@@ -11,6 +12,7 @@ from vol_pipeline.defs.assets.recommendations import build_recommendations
 from vol_pipeline.defs.assets.session_archive import build_session_archive
 from vol_pipeline.defs.assets.session_report import build_session_report
 from vol_pipeline.defs.assets.signals import build_signals
+from vol_pipeline.defs.rule_comparison import build_rule_comparison
 
 
 def build_minute_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
@@ -18,4 +20,5 @@ def build_minute_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDe
 
 
 def build_session_assets(sessions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    return [build_outcomes(sessions), build_session_report(sessions), build_session_archive(sessions)]
+    return [build_outcomes(sessions), build_session_report(sessions), build_session_archive(sessions),
+            build_rule_comparison()]
