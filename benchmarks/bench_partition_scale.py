@@ -316,7 +316,7 @@ def child_load(launched: float, profile: bool) -> dict:
     warm = time.perf_counter() - t
     partitions = module.defs.resolve_job_def("minute_job").partitions_def
     return {"stages": stages, "total_s": total, "warm_rebuild_s": warm, "snapshot_bytes": len(text),
-            "exclusions": len(partitions.exclusions or [])}
+            "exclusions": len(getattr(partitions, "exclusions", None) or [])}
 
 
 def _last_session_minutes() -> list[datetime]:
@@ -411,8 +411,16 @@ def child_graphql(repeats: int, quick: bool, profile: bool) -> dict:
     from vol_pipeline.runs import materialize_ranges
     from vol_pipeline.settings import Settings
 
-    defs = build_definitions(Settings.from_env())
+    from vol_pipeline.core.calendar import market_minutes_between
+    from vol_pipeline.defs.partitions import register_minutes
+
+    settings = Settings.from_env()
+    defs = build_definitions(settings)
     instance = dg.DagsterInstance.get()
+    # Minute keys are registered (dynamic partitions): every market minute of the span, as the
+    # sensor would have added them.
+    span_start = datetime.combine(settings.partition_start, datetime.min.time(), timezone.utc)
+    register_minutes(instance, market_minutes_between(span_start, datetime.now(timezone.utc)))
     minutes = _last_session_minutes()
     ranges = [(minutes[30], minutes[39]), (minutes[100], minutes[100]), (minutes[200], minutes[200])]
     for first, last in ranges:
@@ -446,7 +454,8 @@ def child_graphql(repeats: int, quick: bool, profile: bool) -> dict:
     return {"query_s": samples, "first_query_s": first_s, "keys_only_s": keys_only, "status_only_s": status_only,
             "workspace_load_s": workspace_load, "query_source": source,
             "partition_keys": len(node["partitionKeysByDimension"][0]["partitionKeys"]),
-            "ranges": [(r["startKey"], r["endKey"], r["status"]) for r in node["assetPartitionStatuses"]["ranges"]]}
+            "ranges": [(r["startKey"], r["endKey"], r["status"]) for r in node["assetPartitionStatuses"].get("ranges") or []],
+            "materialized_partitions": len(node["assetPartitionStatuses"].get("materializedPartitions") or [])}
 
 
 # ---------------------------------------------------------------------------------------
