@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -63,29 +64,83 @@ def running_webserver(home: Path, env: dict[str, str] | None = None) -> Iterator
     """`dagster-webserver -w workspace.yaml` from the repo root on `home` (see prepare_home),
     serving once this yields; terminated on exit. The caller's VOL_PIPELINE_* variables are
     dropped so the code location sees only `env` (same data, same partitions as the test)."""
-    dagster_home = prepare_home(home)
-    port = free_port()
+    with _serving(home, env, "dagster-webserver", [], "webserver.log") as (server, _process):
+        yield server
+
+
+@dataclass(frozen=True)
+class DagsterDev:
+    """`dagster dev`: its webserver, and the process that started it with the daemon."""
+
+    server: Webserver
+    pid: int  # the `dagster dev` process (leader of the process group of everything it started)
+
+
+@contextmanager
+def running_dagster_dev(home: Path, env: dict[str, str] | None = None) -> Iterator[DagsterDev]:
+    """`dagster dev -w workspace.yaml` from the repo root on `home`, as README "The Dagster UI"
+    starts it: the webserver AND the daemon (sensors, schedules, the run queue: runs launched
+    from the UI start). Same environment as running_webserver; yields once the webserver has
+    loaded the code location. On exit the whole process group goes (webserver, daemon, code
+    servers and any run still going)."""
+    with _serving(home, env, "dagster", ["dev"], "dagster_dev.log") as (server, process):
+        yield DagsterDev(server, process.pid)
+
+
+def server_env(home: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a server on `home`: DAGSTER_HOME = home/dagster, VOL_PIPELINE_HOME =
+    home, none of the caller's VOL_PIPELINE_* variables, then `env`."""
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("VOL_PIPELINE_")}
-    full_env = {**base_env, "DAGSTER_HOME": str(dagster_home), "VOL_PIPELINE_HOME": str(home),
-                "PYTHONWARNINGS": "ignore", **(env or {})}
+    return {**base_env, "DAGSTER_HOME": str(home / "dagster"), "VOL_PIPELINE_HOME": str(home),
+            "PYTHONWARNINGS": "ignore", **(env or {})}
+
+
+@contextmanager
+def _serving(home: Path, env: dict[str, str] | None, command: str, args: list[str], log_name: str
+             ) -> Iterator[tuple[Webserver, subprocess.Popen]]:
+    prepare_home(home)
+    port = free_port()
     # Its log goes to a file: an unread pipe fills up and would block the server mid-test.
-    log = home / "webserver.log"
+    log = home / log_name
     with open(log, "wb") as log_file:
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=ROOT, env=full_env, stdout=log_file, stderr=subprocess.STDOUT,
+            [str(Path(sys.executable).parent / command), *args, "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=ROOT, env=server_env(home, env), stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: everything it starts goes with it
+            preexec_fn=_default_interrupts,
         )
     server = Webserver(f"http://127.0.0.1:{port}")
     try:
         _wait_until_loaded(server, process, log)
-        yield server
+        yield server, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        _stop_group(process)
+
+
+def _default_interrupts() -> None:
+    """In the child before exec: SIGINT/SIGTERM as by default even when the caller ignores them
+    (a background job of a non-interactive shell): Dagster maps SIGTERM to SIGINT's handler, and
+    Python installs its KeyboardInterrupt handler only for a SIGINT that is not ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """SIGTERM to the process group (the server shuts its children down), SIGKILL to whatever
+    of the group is still there after 30 s or once the leader has gone."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # children left behind (code servers, run workers)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=10)
 
 
 def _wait_until_loaded(server: Webserver, process: subprocess.Popen, log: Path) -> None:
@@ -103,3 +158,63 @@ def _wait_until_loaded(server: Webserver, process: subprocess.Popen, log: Path) 
         assert process.poll() is None, f"webserver exited: {log.read_text(errors='replace')[-2000:]}"
         assert time.monotonic() < deadline, f"webserver did not load the code location in {START_TIMEOUT_S} s"
         time.sleep(0.5)
+
+
+# --- how busy a server process is ------------------------------------------------------------
+IDLE_SAMPLE_S = 0.5  # one /proc sample every half second
+IDLE_CPU_SHARE = 0.10  # "idle": under a tenth of one core in a sample ...
+IDLE_SAMPLES = 2  # ... for this many samples in a row (the open page's own polling is brief bursts)
+
+
+def child_pid(parent: int, marker: str, timeout: float = 30) -> int:
+    """The pid of the child of `parent` whose command line contains `marker` (e.g. the
+    `dagster_webserver` process that `dagster dev` starts)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+            if ppid == parent and marker in cmdline:
+                return int(proc.name)
+        assert time.monotonic() < deadline, f"no child of {parent} running {marker!r}"
+        time.sleep(0.5)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Busy:
+    seconds: float  # from the call until the first of IDLE_SAMPLES quiet samples (inf: never quiet)
+    cpu_s: float  # CPU time the process used in those seconds
+    samples: tuple[float, ...]  # CPU seconds per sample, in order
+
+
+def busy_until_idle(pid: int, timeout: float = 60) -> Busy:
+    """Sample the CPU time of `pid` every IDLE_SAMPLE_S until it has used less than
+    IDLE_CPU_SHARE of a core in IDLE_SAMPLES samples in a row, or `timeout` passed. Busy for
+    the time until the first of those quiet samples began."""
+    started = time.monotonic()
+    previous = cpu_seconds(pid)
+    samples: list[tuple[float, float]] = []  # (seconds since started at the sample's start, CPU seconds used)
+    while time.monotonic() - started < timeout:
+        begun = time.monotonic()
+        time.sleep(IDLE_SAMPLE_S)
+        now = cpu_seconds(pid)
+        quiet_limit = IDLE_CPU_SHARE * (time.monotonic() - begun)
+        samples.append((begun - started, now - previous))
+        previous = now
+        tail = samples[-IDLE_SAMPLES:]
+        if len(tail) == IDLE_SAMPLES and all(used < quiet_limit for _, used in tail):
+            first_quiet = len(samples) - IDLE_SAMPLES
+            return Busy(round(tail[0][0], 2), round(sum(used for _, used in samples[:first_quiet]), 3),
+                        tuple(round(used, 3) for _, used in samples))
+    return Busy(float("inf"), round(sum(used for _, used in samples), 3), tuple(round(used, 3) for _, used in samples))
