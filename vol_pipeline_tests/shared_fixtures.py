@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -23,3 +24,16 @@ def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Pa
             build(target)
             (target / ".done").touch()
     return target
+
+
+class CliScenario:
+    """The results.json a CLI scenario's build wrote in `work` (each command's code, stdout,
+    stderr by name), and its VOL_PIPELINE_HOME in work/home."""
+
+    def __init__(self, work: Path):
+        self.work = work
+        self.home = work / "home"
+        self.results = json.loads((work / "results.json").read_text())
+
+    def __getitem__(self, name: str) -> dict:
+        return self.results[name]

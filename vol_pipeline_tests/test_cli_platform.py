@@ -25,7 +25,7 @@ from polars.testing import assert_frame_equal
 
 from vol_pipeline.core.features import lane_features
 from vol_pipeline.storage.tables import TABLES
-from vol_pipeline_tests.shared_fixtures import built_once
+from vol_pipeline_tests.shared_fixtures import CliScenario, built_once
 
 EXE = Path(sys.executable).parent / "vol-pipeline"
 TABLE_NAMES = tuple(TABLES)
@@ -115,15 +115,7 @@ def _build(work: Path) -> None:
     (work / "results.json").write_text(json.dumps(results))
 
 
-class Scenario:
-    def __init__(self, work: Path):
-        self.work = work
-        self.home = work / "home"
-        self.results = json.loads((work / "results.json").read_text())
-
-    def __getitem__(self, name: str) -> dict:
-        return self.results[name]
-
+class Scenario(CliScenario):
     def table(self, name: str, when: str = "after") -> pl.DataFrame:
         return pl.read_parquet(self.work / when / f"{name}.parquet")
 

@@ -24,7 +24,7 @@ from polars.testing import assert_frame_equal
 
 from vol_pipeline.core.report_text import render
 from vol_pipeline.storage.tables import TABLES
-from vol_pipeline_tests.shared_fixtures import built_once
+from vol_pipeline_tests.shared_fixtures import CliScenario, built_once
 
 EXE = Path(sys.executable).parent / "vol-pipeline"
 TIMEOUT = 240
@@ -96,15 +96,7 @@ def _build(work: Path) -> None:
     (work / "results.json").write_text(json.dumps(results))
 
 
-class Scenario:
-    def __init__(self, work: Path):
-        self.work = work
-        self.home = work / "home"
-        self.results = json.loads((work / "results.json").read_text())
-
-    def __getitem__(self, name: str) -> dict:
-        return self.results[name]
-
+class Scenario(CliScenario):
     def exported(self, name: str) -> pl.DataFrame:
         return pl.read_parquet(self.work / "out" / f"{name}.parquet")
 

@@ -26,7 +26,7 @@ from polars.testing import assert_frame_equal
 
 from vol_pipeline.core.rule_comparison import BUCKETS, COMPARISON_COLUMNS, COMPARISON_SCHEMA, comparison_markdown
 from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse
-from vol_pipeline_tests.shared_fixtures import built_once
+from vol_pipeline_tests.shared_fixtures import CliScenario, built_once
 from vol_pipeline_tests.test_cli_report import EXE, clean_env, run_all
 from vol_pipeline_tests.test_cli_report import _build as build_stored_sessions
 
@@ -77,15 +77,7 @@ def _build(work: Path, stored: Path) -> None:
     (work / "results.json").write_text(json.dumps(results))
 
 
-class Scenario:
-    def __init__(self, work: Path):
-        self.work = work
-        self.home = work / "home"
-        self.results = json.loads((work / "results.json").read_text())
-
-    def __getitem__(self, name: str) -> dict:
-        return self.results[name]
-
+class Scenario(CliScenario):
     def out(self, name: str) -> Path:
         return self.work / "out" / name
 
