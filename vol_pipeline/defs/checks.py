@@ -67,7 +67,8 @@ def confidence_result(asset: str, frame: pl.DataFrame, rules: SignalRuleSet) -> 
 def checked_outputs(
     context: dg.AssetExecutionContext, results: list[dg.AssetCheckResult], outputs: Iterable[dg.Output]
 ) -> Iterator[dg.Output | dg.AssetCheckResult | dg.AssetCheckEvaluation]:
-    """Write `outputs` (an iterable, e.g. a generator that only runs if the checks passed) only if every check passed, then record the checks against what was written.
+    """Write `outputs` only if every check passed, then record the checks against what was
+    written. `outputs` may be a generator: it then runs only when the checks passed.
 
     The checks ran on the frames before anything was written, so a failure stops the asset
     (nothing written, nothing downstream). They are recorded after the outputs so that each

@@ -63,7 +63,8 @@ def build_minute_sensor(job, partition_start: date, running: bool) -> dg.SensorD
         minutes = [m for m in market_minutes_between(first, now) if closed(m, now)] if first else []
         if not minutes:
             return dg.SkipReason(f"no closed market minute since {first or 'today'}")
-        new_keys = add_minutes_request(minutes)
+        # Minutes up to the cursor were added by the tick that first saw them.
+        new_keys = add_minutes_request([m for m in minutes if cursor.last is None or m > cursor.last])
         bars = bar_source.source.fetch(minutes[0], minutes[-1] + timedelta(minutes=1))
         requests, next_cursor = plan_requests(minutes, minute_fingerprints(bars), cursor, MAX_RUNS_PER_TICK, REVISION_MINUTES)
         run_requests = [
@@ -75,6 +76,7 @@ def build_minute_sensor(job, partition_start: date, running: bool) -> dg.SensorD
             )
             for r in requests
         ]
-        return dg.SensorResult(run_requests=run_requests, cursor=next_cursor.to_json(), dynamic_partitions_requests=[new_keys])
+        return dg.SensorResult(run_requests=run_requests, cursor=next_cursor.to_json(),
+                               dynamic_partitions_requests=[new_keys] if new_keys.partition_keys else [])
 
     return minute_sensor
