@@ -11,7 +11,7 @@ import pandera.polars as pa
 import polars as pl
 
 from vol_pipeline.contract_precheck import POLARS_EXPR, passes
-from vol_pipeline.core.bars import BAR_ROW_CHECKS, BAR_SCHEMA
+from vol_pipeline.core.bars import BAR_ROW_CHECKS, FEEDS, STORED_BAR_SCHEMA
 from vol_pipeline.core.config import FeatureConfig, SignalRuleSet
 from vol_pipeline.core.volume import final_confidence, volume_multiplier
 
@@ -42,13 +42,17 @@ BARS_SCHEMA = pa.DataFrameSchema(
         "ts": _column(UTC_TS),
         **{c: _column(pl.Float64) for c in ("open", "high", "low", "close")},
         "volume": _column(pl.Int64, nullable=True),
+        # Provenance: which feed the bar came from and when it was read.
+        "feed": _column(pl.String),
+        "fetched_at": _column(UTC_TS),
     },
-    checks=[_expr_check(f"{check.column}: {check.name}", check.passes) for check in BAR_ROW_CHECKS],
+    checks=[*(_expr_check(f"{check.column}: {check.name}", check.passes) for check in BAR_ROW_CHECKS),
+            _expr_check(f"feed: one of {', '.join(FEEDS)}", pl.col("feed").is_in(FEEDS))],
     unique=["ticker", "ts"],
     strict=True,
     name="bars",
 )
-assert set(BARS_SCHEMA.columns) == set(BAR_SCHEMA)
+assert set(BARS_SCHEMA.columns) == set(STORED_BAR_SCHEMA)
 
 
 # --- lane_features ----------------------------------------------------------------------

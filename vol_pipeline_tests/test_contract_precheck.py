@@ -19,6 +19,7 @@ from vol_pipeline.core.signals import evaluate_signals
 from vol_pipeline.schemas import BARS_SCHEMA, LANE_FEATURES_SCHEMA, RECOMMENDATIONS_SCHEMA, SIGNALS_SCHEMA
 from vol_pipeline.schemas_executions import executions_schema
 from vol_pipeline.sources.synthetic import SyntheticBarSource
+from vol_pipeline.sources.base import with_provenance
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def valid() -> dict[str, tuple[pl.DataFrame, pa.DataFrameSchema]]:
     recommendations = recommend(signals)
     executions = dispatch(recommendations, features, bars, None, None, DispatchConfig())
     return {
-        "bars": (bars, BARS_SCHEMA),
+        "bars": (with_provenance(bars, "synthetic", pl.col("ts") + datetime.timedelta(minutes=1)), BARS_SCHEMA),
         "lane_features": (features, LANE_FEATURES_SCHEMA),
         "signals": (signals, SIGNALS_SCHEMA),
         "recommendations": (recommendations, RECOMMENDATIONS_SCHEMA),

@@ -18,6 +18,7 @@ from vol_pipeline.schemas import (
     ContractError,
     check_contract,
 )
+from vol_pipeline.sources.base import with_provenance
 from vol_pipeline.sources.synthetic import SyntheticBarSource
 
 
@@ -27,7 +28,8 @@ def pipeline() -> dict[str, pl.DataFrame]:
     features = lane_features(bars)
     signals = evaluate_signals(features)
     recommendations = recommend(signals)
-    return {"bars": bars, "features": features, "signals": signals, "recommendations": recommendations}
+    stored = with_provenance(bars, "synthetic", pl.col("ts") + datetime.timedelta(minutes=1))
+    return {"bars": stored, "features": features, "signals": signals, "recommendations": recommendations}
 
 
 def tamper(frame: pl.DataFrame, index: int, **values) -> pl.DataFrame:

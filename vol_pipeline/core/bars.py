@@ -8,7 +8,9 @@ Documented normalisations (not rejections):
 - a `datetime` column is accepted as `ts`; column names are matched case-insensitively;
 - timestamps with any UTC offset are converted to UTC; naive timestamps are rejected;
 - tickers are stripped and upper-cased; rows may come in any order;
-- extra columns are ignored (reported in `ignored_columns`);
+- extra columns are ignored (reported in `ignored_columns`), except the provenance columns
+  `feed` (iex, sip, synthetic, replay; lower-cased) and `fetched_at` (UTC), which are kept
+  and checked when present (a null is allowed: the source fills its own default);
 - an exact duplicate of a valid row is kept once; the copies go to `rejected`.
 
 Bars must fall in an NYSE regular session (the pipeline's minute partitions): a bar on a
@@ -34,6 +36,10 @@ BAR_SCHEMA = {
     **{c: pl.Float64 for c in PRICE_COLUMNS},
     "volume": pl.Int64,
 }
+# Where a stored bar came from and when it was read (the source's defaults fill nulls).
+FEEDS = ("iex", "sip", "synthetic", "replay")
+PROVENANCE_SCHEMA = {"feed": pl.String, "fetched_at": pl.Datetime("us", "UTC")}
+STORED_BAR_SCHEMA = {**BAR_SCHEMA, **PROVENANCE_SCHEMA}
 # Above these a value is a feed error, not a market (and the kernel's integer sums stay exact).
 MAX_PRICE = 1_000_000.0
 MAX_VOLUME = 10**12
@@ -111,15 +117,18 @@ def validate_bars(raw: pl.DataFrame, allowed_tickers: frozenset[str] | None = No
     column is missing); every row-level problem becomes a rejected row instead.
     """
     renamed, ignored = _normalised_columns(raw)
+    provenance = [c for c in PROVENANCE_SCHEMA if c in renamed.columns]
     frame = renamed.with_row_index("source_row", offset=1).with_columns(pl.col("source_row").cast(pl.Int64))
     # The input values as given, kept beside the typed ones; they become text only for the
     # rejected rows (turning every value of a typed Parquet file into text cost ~1 s at 2M rows).
-    originals = {f"raw_{c}": pl.col(c) for c in BAR_COLUMNS}
+    originals = {f"raw_{c}": pl.col(c) for c in (*BAR_COLUMNS, *provenance)}
     typed = with_session_hours(frame.with_columns(**originals).with_columns(_typed_columns(frame.schema)), "ts")
+    typed = typed.with_columns(_typed_provenance(frame.schema, provenance))
 
     failures = [(~check.passes.fill_null(True), failure(check.column, check.name)) for check in BAR_ROW_CHECKS]
     failures += _parse_failures(frame.schema)
     failures += _session_failures()
+    failures += _provenance_failures(frame.schema, provenance)
     if allowed_tickers is not None:
         failures.append((~pl.col("ticker").is_in(sorted(allowed_tickers)), failure("ticker", "in the watchlist")))
     # Which rows fail is a cheap boolean; the reason text is built for those rows only.
@@ -129,13 +138,14 @@ def validate_bars(raw: pl.DataFrame, allowed_tickers: frozenset[str] | None = No
     good = flagged.filter(~pl.col("failed")).with_columns(reason=pl.lit(None, pl.String))
     checked = _mark_duplicates(pl.concat([bad, good]))
 
-    valid = checked.filter(pl.col("reason").is_null()).select(BAR_COLUMNS)
+    valid = checked.filter(pl.col("reason").is_null()).select(*BAR_COLUMNS, *provenance)
     if not strictly_ordered(valid):
         valid = valid.sort("ticker", "ts")
     rejected = checked.filter(pl.col("reason").is_not_null()).select(
         "source_row", *(pl.col(f"raw_{c}").cast(pl.String).alias(c) for c in BAR_COLUMNS), "reason"
     )
-    return BarValidation(valid=valid.cast(BAR_SCHEMA), rejected=rejected.cast(REJECTED_SCHEMA), ignored_columns=ignored)
+    valid_schema = {**BAR_SCHEMA, **{c: PROVENANCE_SCHEMA[c] for c in provenance}}
+    return BarValidation(valid=valid.cast(valid_schema), rejected=rejected.cast(REJECTED_SCHEMA), ignored_columns=ignored)
 
 
 def failure(column: str, check: str) -> str:
@@ -165,8 +175,9 @@ def _normalised_columns(raw: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
         raise BadInputError(
             f"missing column {missing[0]!r} (required: {', '.join(BAR_COLUMNS)}; found: {', '.join(raw.columns) or 'none'})"
         )
-    ignored = [c for c in frame.columns if c not in BAR_COLUMNS]
-    return frame.select(BAR_COLUMNS), ignored
+    kept = [*BAR_COLUMNS, *(c for c in PROVENANCE_SCHEMA if c in frame.columns)]
+    ignored = [c for c in frame.columns if c not in kept]
+    return frame.select(kept), ignored
 
 
 _TS_FORMATS = ("%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M%z")
@@ -201,6 +212,34 @@ def _typed_columns(schema: pl.Schema) -> list[pl.Expr]:
         *numbers,
         whole_volume.alias("volume"),
     ]
+
+
+def _typed_provenance(schema: pl.Schema, present: list[str]) -> list[pl.Expr]:
+    typed = []
+    if "feed" in present:
+        typed.append(pl.col("feed").cast(pl.String).str.strip_chars().str.to_lowercase().replace("", None))
+    if "fetched_at" in present:
+        kind = schema["fetched_at"]
+        if isinstance(kind, pl.Datetime):
+            fetched = pl.col("fetched_at").dt.cast_time_unit("us")
+            fetched = fetched.dt.convert_time_zone("UTC") if kind.time_zone else pl.lit(None, PROVENANCE_SCHEMA["fetched_at"])
+        else:
+            fetched = _ts_from_text(pl.col("fetched_at").cast(pl.String))
+        typed.append(fetched.alias("fetched_at"))
+    return typed
+
+
+def _provenance_failures(schema: pl.Schema, present: list[str]) -> list[tuple[pl.Expr, str]]:
+    """A provenance value may be missing (the source's default applies) but not wrong."""
+    reasons = []
+    if "feed" in present:
+        reasons.append((pl.col("feed").is_not_null() & ~pl.col("feed").is_in(FEEDS), failure("feed", f"one of {', '.join(FEEDS)}")))
+    if "fetched_at" in present:
+        given = pl.col("raw_fetched_at").is_not_null()
+        if schema["fetched_at"] == pl.String:
+            given = pl.col("raw_fetched_at").str.strip_chars() != ""
+        reasons.append((given.fill_null(False) & pl.col("fetched_at").is_null(), failure("fetched_at", "a datetime with a UTC offset")))
+    return reasons
 
 
 def _number(column: str, dtype: pl.DataType) -> pl.Expr:

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta, timezone
 
 import polars as pl
 
+from vol_pipeline.core.bars import BAR_COLUMNS
+
 BAR_DURATION = timedelta(minutes=1)
 
 
@@ -47,11 +49,13 @@ class MinuteRequest:
 
 
 def minute_fingerprints(bars: pl.DataFrame) -> dict[datetime, str]:
-    """A fingerprint of each minute's bars: changes when any bar of the minute changes."""
+    """A fingerprint of each minute's bars: changes when any bar's values change. The
+    provenance (feed, fetched_at) is left out: a re-fetch of the same values is no change."""
     if bars.is_empty():
         return {}
     per_minute = bars.group_by("ts").agg(
-        pl.struct(pl.all().exclude("ts")).hash(seed=0).bitwise_xor().alias("xor"), pl.len().alias("rows")
+        pl.struct(*(c for c in BAR_COLUMNS if c != "ts")).hash(seed=0).bitwise_xor().alias("xor"),
+        pl.len().alias("rows"),
     )
     return {ts: f"{rows}-{xor:016x}" for ts, xor, rows in per_minute.select("ts", "xor", "rows").iter_rows()}
 

@@ -20,7 +20,9 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
         window = _minute_window(context) or _partition_window(context)
-        self.warehouse.get().replace(context.asset_key.path[-1], obj, *window)
+        revised = self.warehouse.get().replace(context.asset_key.path[-1], obj, *window)
+        if revised:  # a later fetch changed stored bars: bar_revisions holds old and new values
+            context.add_output_metadata({"revised_bars": revised})
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         # Every minute input here maps minute to the same minute (identity), so the upstream

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import Iterable
 
 import polars as pl
 
-from vol_pipeline.core.bars import BarValidation, parse_utc_text, validate_bars
-from vol_pipeline.core.calendar import with_session_hours
+from vol_pipeline.core.bars import BarValidation, validate_bars
 from vol_pipeline.core.errors import BadInputError
-from vol_pipeline.sources.base import QUARANTINE_SCHEMA
+from vol_pipeline.sources.base import placed_rejects, with_provenance
 from vol_pipeline.sources.files import read_bar_file
 
 
@@ -32,18 +31,18 @@ class ReplayBarSource:
 
     def fetch(self, start: datetime, end: datetime) -> pl.DataFrame:
         ts = pl.col("ts")
-        return self.validation.valid.filter((ts >= start) & (ts < end))
+        return self._valid.filter((ts >= start) & (ts < end))
+
+    @cached_property
+    def _valid(self) -> pl.DataFrame:
+        """Rows keep the feed and fetch time a file from `vol-pipeline fetch` carries;
+        others are feed 'replay', read when the file was last written."""
+        written = datetime.fromtimestamp(self.path.stat().st_mtime, timezone.utc)
+        return with_provenance(self.validation.valid, "replay", written)
 
     @cached_property
     def _placed_rejects(self) -> pl.DataFrame:
-        """Rejected rows with the market minute their timestamp falls in: null when it has
-        none (missing, naive or unreadable, or outside every regular session), since only
-        market minutes have partitions that would store them."""
-        rejected = self.validation.rejected.with_columns(minute_ts=parse_utc_text(pl.col("ts")).dt.truncate("1m"))
-        minute = pl.col("minute_ts")
-        in_session = (minute >= pl.col("session_open")) & (minute < pl.col("session_close"))
-        placed = with_session_hours(rejected, "minute_ts").with_columns(minute_ts=pl.when(in_session).then(minute))
-        return placed.with_columns(source=pl.lit(self.key)).select(QUARANTINE_SCHEMA.keys())
+        return placed_rejects(self.validation.rejected, self.key)
 
     def rejected(self, start: datetime, end: datetime) -> pl.DataFrame:
         minute = pl.col("minute_ts")

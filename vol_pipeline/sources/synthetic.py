@@ -21,8 +21,9 @@ import polars as pl
 from vol_pipeline.core.bars import BAR_COLUMNS, BAR_SCHEMA
 from vol_pipeline.core.calendar import session_minutes_utc, sessions_between, sessions_from
 from vol_pipeline.core.config import DEFAULT_TICKERS
-from vol_pipeline.sources.base import QUARANTINE_SCHEMA
+from vol_pipeline.sources.base import QUARANTINE_SCHEMA, with_provenance
 
+BAR_LENGTH = timedelta(minutes=1)
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
@@ -53,7 +54,8 @@ def _ticker_ids(tickers: list[str]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SyntheticBarSource:
-    """Seeded synthetic NYSE bars. `fetch` and `session_bars` return BARS_SCHEMA frames."""
+    """Seeded synthetic NYSE bars. `session_bars` and `generate` return BAR_SCHEMA frames;
+    `fetch` adds the provenance (feed 'synthetic', fetched at the bar's close)."""
 
     tickers: tuple[str, ...] = DEFAULT_TICKERS
     seed: int = 7
@@ -66,7 +68,9 @@ class SyntheticBarSource:
         frames = [self.session_bars(s) for s in sessions]
         bars = pl.concat(frames) if frames else pl.DataFrame(schema=BAR_SCHEMA)
         ts = pl.col("ts")
-        return bars.filter((ts >= start) & (ts < end)).sort("ticker", "ts")
+        window = bars.filter((ts >= start) & (ts < end)).sort("ticker", "ts")
+        # A generated bar is "read" the moment its minute closes: deterministic provenance.
+        return with_provenance(window, self.name, pl.col("ts") + BAR_LENGTH)
 
     def rejected(self, start: datetime, end: datetime) -> pl.DataFrame:
         """Generated bars are valid by construction: nothing to quarantine."""

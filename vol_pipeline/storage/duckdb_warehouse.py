@@ -17,6 +17,7 @@ from typing import Iterator
 import duckdb
 import polars as pl
 
+from vol_pipeline.storage import revisions
 from vol_pipeline.storage.tables import TABLES, Table, table, window_rows
 
 DUCKDB_TYPES = {
@@ -27,6 +28,7 @@ DUCKDB_TYPES = {
     pl.Boolean: "BOOLEAN",
 }
 LOCK_RETRY_SECONDS = 30.0
+STAGE = "vol_pipeline_stage"  # = revisions.STAGE: the new bars, registered for the revision statement
 
 
 class WarehouseBusyError(RuntimeError):
@@ -84,19 +86,27 @@ class DuckDBWarehouse:
     def _create_tables(con: duckdb.DuckDBPyConnection) -> None:
         for tbl in TABLES.values():
             con.execute(create_table_sql(tbl))
+            for column in tbl.added_columns:  # a file written before the column existed
+                con.execute(f"ALTER TABLE {tbl.name} ADD COLUMN IF NOT EXISTS {column} {_sql_type(tbl, column)}")
 
     # -- writes ------------------------------------------------------------------------
-    def replace(self, table_name: str, frame: pl.DataFrame, start: datetime, end: datetime) -> None:
+    def replace(self, table_name: str, frame: pl.DataFrame, start: datetime, end: datetime) -> int:
         tbl = table(table_name)
         rows = window_rows(tbl, frame, start, end)
         start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
         column = tbl.partition_column
+        revised = 0
         with self._writer() as con:
             self._create_tables(con)
             con.execute("BEGIN TRANSACTION")
+            if tbl.name == "bars" and con.execute(revisions.ANY_STORED_SQL, [start, end]).fetchone()[0]:
+                con.register(STAGE, rows.to_arrow())
+                revised = con.execute(revisions.RECORD_SQL, [start, end]).fetchone()[0]
+                con.unregister(STAGE)
             con.execute(f"DELETE FROM {tbl.name} WHERE {column} >= ? AND {column} < ?", [start, end])
             self._insert(con, tbl, rows)
             con.execute("COMMIT")
+        return revised
 
     def replace_unplaced(self, source: str, frame: pl.DataFrame) -> None:
         tbl = table("bars_quarantine")

@@ -22,10 +22,11 @@ from datetime import datetime, timezone
 import polars as pl
 
 from vol_pipeline.storage.postgres_url import driver_url, redacted
+from vol_pipeline.storage import revisions
 from vol_pipeline.storage.tables import Table, table, window_rows
 
 PG_TYPES = {pl.String: "text", pl.Float64: "float8", pl.Int64: "int8", pl.Int32: "int4", pl.Boolean: "bool"}
-STAGE = "vol_pipeline_stage"
+STAGE = "vol_pipeline_stage"  # = revisions.STAGE: the staged rows of a write (temporary table)
 CONNECT_ATTEMPTS = 4  # 0.5 + 1 + 2 s of backoff before giving up on an unreachable server or lost connections
 MISSING_SCHEMA_STATES = {"42P01", "42703"}  # undefined_table, undefined_column: migrations not applied
 SHUTDOWN_STATES = {"57P01", "57P02", "57P03"}  # admin_shutdown, crash_shutdown, cannot_connect_now
@@ -113,13 +114,14 @@ class PostgresWarehouse:
             delay *= 2
 
     # -- writes ------------------------------------------------------------------------
-    def replace(self, table_name: str, frame: pl.DataFrame, start: datetime, end: datetime) -> None:
+    def replace(self, table_name: str, frame: pl.DataFrame, start: datetime, end: datetime) -> int:
         tbl = table(table_name)
         rows = window_rows(tbl, frame, start, end)
         start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
         column = _quoted(tbl.partition_column)
         lock_key = f"{tbl.name}:{start.isoformat()}:{end.isoformat()}"
-        self._write(tbl, rows, f"DELETE FROM {tbl.name} WHERE {column} >= $1 AND {column} < $2", (start, end), lock_key)
+        return self._write(tbl, rows, f"DELETE FROM {tbl.name} WHERE {column} >= $1 AND {column} < $2", (start, end),
+                           lock_key, record_revisions=tbl.name == "bars")
 
     def replace_unplaced(self, source: str, frame: pl.DataFrame) -> None:
         tbl = table("bars_quarantine")
@@ -128,22 +130,39 @@ class PostgresWarehouse:
         self._write(tbl, rows, f"DELETE FROM {tbl.name} WHERE minute_ts IS NULL AND source = $1", (source,),
                     f"{tbl.name}:unplaced:{source}")
 
-    def _write(self, tbl: Table, rows: pl.DataFrame, delete_sql: str, params: tuple, lock_key: str) -> None:
+    def _write(self, tbl: Table, rows: pl.DataFrame, delete_sql: str, params: tuple, lock_key: str,
+               record_revisions: bool = False) -> int:
         columns = ", ".join(_quoted(c) for c in tbl.columns)
         casts = ", ".join(f"{_quoted(c)}::{_pg_type(tbl, c)}" for c in tbl.columns)
         data = rows.to_arrow() if rows.height else None
 
-        def write(connection) -> None:
+        def write(connection) -> int:
+            revised = 0
             with connection.cursor() as cursor:
                 if data is not None:
                     cursor.adbc_ingest(STAGE, data, mode="create", temporary=True)
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", (lock_key,))
+                if record_revisions:
+                    revised = self._record_revisions(cursor, params, rows if data is None else None)
                 cursor.execute(delete_sql, params)
                 if data is not None:
                     cursor.execute(f"INSERT INTO {tbl.name} ({columns}) SELECT {casts} FROM {STAGE}")
                 connection.commit()
+            return revised
 
-        self._run(write)
+        return self._run(write)
+
+    @staticmethod
+    def _record_revisions(cursor, window: tuple, unstaged: pl.DataFrame | None) -> int:
+        """bar_revisions rows for what this bars write changes (storage/revisions.py). The new
+        rows are staged already, except an empty window's (staged here, empty)."""
+        cursor.execute(revisions.ANY_STORED_SQL, window)
+        if not cursor.fetchone()[0]:
+            return 0
+        if unstaged is not None:
+            cursor.adbc_ingest(STAGE, unstaged.to_arrow(), mode="create", temporary=True)
+        cursor.execute(revisions.RECORD_COUNTED_SQL, window)
+        return int(cursor.fetchone()[0])
 
     # -- reads -------------------------------------------------------------------------
     def read(

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import polars as pl
 
-from vol_pipeline.core.bars import BAR_COLUMNS, REJECTED_SCHEMA
+from vol_pipeline.core.bars import REJECTED_SCHEMA, STORED_BAR_SCHEMA
 from vol_pipeline.core.dispatch import EXECUTION_COLUMNS
 from vol_pipeline.core.exits import OUTCOME_COLUMNS
 from vol_pipeline.core.features import FEATURE_COLUMNS
@@ -19,6 +19,15 @@ from vol_pipeline.core.recommendations import RECOMMENDATION_COLUMNS
 from vol_pipeline.core.signals import SIGNAL_COLUMNS
 
 UTC_TS = pl.Datetime("us", "UTC")
+_BAR_VALUES = ("open", "high", "low", "close", "volume")
+# change: 'revised' (values differ), 'added' (a bar late for a minute already stored) or
+# 'removed' (a stored bar the new fetch no longer has); recorded_at: when it was replaced.
+BAR_REVISION_COLUMNS = {
+    "ticker": pl.String, "ts": UTC_TS, "change": pl.String,
+    **{f"old_{c}": STORED_BAR_SCHEMA[c] for c in _BAR_VALUES},
+    **{f"new_{c}": STORED_BAR_SCHEMA[c] for c in _BAR_VALUES},
+    "old_fetched_at": UTC_TS, "new_fetched_at": UTC_TS, "feed": pl.String, "recorded_at": UTC_TS,
+}
 # session_start: midnight New York of the session date, in UTC (inside the daily partition's window).
 SESSION_REPORT_COLUMNS = {"session_date": pl.String, "session_start": UTC_TS, "generated_at": UTC_TS, "report": pl.String}
 
@@ -30,6 +39,9 @@ class Table:
     partition_column: str = "ts"
     json_columns: tuple[str, ...] = ()
     description: str = ""
+    # Columns added after the table's first release: the embedded warehouse adds them to
+    # an existing file (PostgreSQL has its migrations).
+    added_columns: tuple[str, ...] = ()
 
     def empty(self) -> pl.DataFrame:
         return pl.DataFrame(schema=self.columns)
@@ -46,9 +58,13 @@ def _tables() -> dict[str, Table]:
 
     quarantine = {"minute_ts": UTC_TS, "source": pl.String, **REJECTED_SCHEMA}
     tables = [
-        Table("bars", _columns(BAR_COLUMNS, BARS_SCHEMA), description="valid 1-minute bars (UTC bar start)"),
+        Table("bars", _columns(tuple(STORED_BAR_SCHEMA), BARS_SCHEMA), added_columns=("feed", "fetched_at"),
+              description="valid 1-minute bars (UTC bar start) with their feed and fetch time"),
         Table("bars_quarantine", quarantine, partition_column="minute_ts",
               description="input rows rejected by bar validation, with the reason, kept per minute"),
+        # Append-only: written by the bars write that changes stored bars (storage/revisions.py).
+        Table("bar_revisions", BAR_REVISION_COLUMNS,
+              description="stored bars a later fetch changed, added late or no longer returned: old and new values, when"),
         Table("lane_features", _columns(FEATURE_COLUMNS, LANE_FEATURES_SCHEMA), description="SMA, volatility and volume features per bar"),
         Table("signals", _columns(SIGNAL_COLUMNS, SIGNALS_SCHEMA), description="one signal per evaluated (ticker, minute), HOLD included"),
         Table("recommendations", _columns(RECOMMENDATION_COLUMNS, RECOMMENDATIONS_SCHEMA), json_columns=("reason",),

@@ -13,9 +13,11 @@ import polars as pl
 
 
 class Warehouse(Protocol):
-    def replace(self, table: str, frame: pl.DataFrame, start: datetime, end: datetime) -> None:
+    def replace(self, table: str, frame: pl.DataFrame, start: datetime, end: datetime) -> int:
         """Atomically replace the rows of `table` whose partition column is in [start, end)
-        with `frame` (every row of which must be in that window)."""
+        with `frame` (every row of which must be in that window). For `bars`, what the write
+        changes is recorded in `bar_revisions` in the same transaction (storage/revisions.py);
+        returns how many revisions that recorded (0 for other tables)."""
         ...
 
     def replace_unplaced(self, source: str, frame: pl.DataFrame) -> None:

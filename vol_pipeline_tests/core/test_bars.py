@@ -28,6 +28,7 @@ from vol_pipeline.core.bars import (
 )
 from vol_pipeline.core.errors import BadInputError
 from vol_pipeline.schemas import BARS_SCHEMA, ContractError, check_contract
+from vol_pipeline.sources.base import with_provenance
 
 UNIQUE_CONFLICT = "ticker, ts failed 'unique' (duplicate bar with conflicting values)"
 UNIQUE_COPY = "ticker, ts failed 'unique' (exact copy of an earlier row, kept once)"
@@ -51,8 +52,13 @@ def text_frame(rows: list[dict]) -> pl.DataFrame:
 
 
 def typed_bars(n: int = 4) -> pl.DataFrame:
-    """A valid typed frame (as validate_bars returns it) with n bars of one ticker."""
-    return validate_bars(text_frame([bar(i) for i in range(n)])).valid
+    """A valid typed frame (as validate_bars returns it) with n bars of one ticker, with the
+    provenance a source adds before storing: the stored bars contract."""
+    return stored(validate_bars(text_frame([bar(i) for i in range(n)])).valid)
+
+
+def stored(valid: pl.DataFrame) -> pl.DataFrame:
+    return with_provenance(valid, "replay", utc(2026, 11, 24, 0, 0))
 
 
 def reasons_by_row(result: BarValidation) -> dict[int, str]:
@@ -384,7 +390,7 @@ def test_every_row_is_valid_or_rejected_with_a_reason(case):
     assert all(1 <= r <= n for r in rejected_rows)
     assert all(reason for reason in result.rejected["reason"].to_list())
 
-    check_contract(result.valid, BARS_SCHEMA)
+    check_contract(stored(result.valid), BARS_SCHEMA)
     assert dict(result.valid.schema) == BAR_SCHEMA
     assert result.valid.select("ticker", "ts").rows() == sorted(result.valid.select("ticker", "ts").rows())
 
@@ -497,8 +503,8 @@ def test_schema_and_validate_bars_reject_the_same_row_for_the_same_check(check):
 
 def test_schema_rejects_a_high_below_low_row_inserted_into_valid_bars():
     valid = typed_bars()
-    bad = pl.DataFrame([("AAPL", utc(2026, 11, 23, 15, 0), 100.0, 99.0, 101.0, 100.0, 10)],
-                       schema=BAR_SCHEMA, orient="row")
+    bad = stored(pl.DataFrame([("AAPL", utc(2026, 11, 23, 15, 0), 100.0, 99.0, 101.0, 100.0, 10)],
+                              schema=BAR_SCHEMA, orient="row"))
     frame = pl.concat([valid, bad])
     with pytest.raises(ContractError) as info:
         check_contract(frame, BARS_SCHEMA)

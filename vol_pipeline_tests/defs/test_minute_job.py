@@ -523,7 +523,8 @@ def test_replay_bad_rows_go_to_quarantine_with_their_reason(replay):
 def test_replay_good_rows_flow_on(replay):
     tables = replay.snapshot("replay")
     good = pl.read_parquet(replay.folder / "good.parquet")
-    assert_frame_equal(tables["bars"], good)
+    assert_frame_equal(tables["bars"].select(good.columns), good)
+    assert set(tables["bars"]["feed"]) == {"replay"}  # the file names no feed
     # features, signals for the good bars; none for a rejected bar's (ticker, minute)
     expected_features = full_lane_features(good)
     assert expected_features.height > 0

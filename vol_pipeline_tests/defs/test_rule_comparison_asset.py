@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 import polars as pl
@@ -24,6 +24,7 @@ from vol_pipeline.defs.rule_comparison import ASSET, GROUP, build_rule_compariso
 from vol_pipeline.defs.resources import WarehouseResource
 from vol_pipeline.settings import Settings
 from vol_pipeline.sources.synthetic import SyntheticBarSource
+from vol_pipeline.sources.base import with_provenance
 from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse
 
 SESSIONS = [date(2026, 11, 20), date(2026, 11, 23), date(2026, 11, 24)]
@@ -38,7 +39,7 @@ def stored(tmp_path_factory) -> dict:
     bars = SyntheticBarSource(tickers=("AAPL", "MSFT", "TSLA")).generate(SESSIONS[0], len(SESSIONS))
     features = lane_features(bars)
     store = DuckDBWarehouse(folder / "warehouse.duckdb")
-    store.replace("bars", bars, *EVERYTHING)
+    store.replace("bars", with_provenance(bars, "synthetic", pl.col("ts") + timedelta(minutes=1)), *EVERYTHING)
     store.replace("lane_features", features, *EVERYTHING)
     return {"folder": folder, "bars": bars, "features": features}
 

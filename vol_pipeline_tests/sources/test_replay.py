@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import polars as pl
 import pytest
 
-from vol_pipeline.core.bars import BAR_SCHEMA
+from vol_pipeline.core.bars import BAR_SCHEMA, STORED_BAR_SCHEMA
 from vol_pipeline.core.errors import BadInputError
 from vol_pipeline.sources.base import BarSource
 from vol_pipeline.sources.replay import ReplayBarSource
@@ -64,7 +64,9 @@ def test_mixed_offsets_are_normalised_to_utc(tmp_path, kind):
     source = ReplayBarSource(path)
     assert source.validation.rejected.is_empty()
     bars = source.fetch(*ALL_TIME)
-    assert dict(bars.schema) == BAR_SCHEMA
+    assert dict(bars.schema) == STORED_BAR_SCHEMA
+    assert set(bars["feed"]) == {"replay"}  # the file names no feed
+    assert (bars["fetched_at"] == datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)).all()
     assert bars.select("ticker", "ts").rows() == expected_utc()
     first = bars.row(0, named=True)
     assert (first["open"], first["high"], first["low"], first["close"], first["volume"]) == (100.0, 101.0, 99.0, 100.5, 1000)

@@ -40,6 +40,8 @@ def bars_at(i: int, volume_base: int = 1000, tickers=TICKERS) -> pl.DataFrame:
             "low": [price - 1] * n,
             "close": [price + 0.5] * n,
             "volume": [volume_base + i * 10 + k for k in range(n)],
+            "feed": ["iex"] * n,
+            "fetched_at": [minute(i) + MINUTE] * n,
         },
         schema=TABLES["bars"].columns,
     )

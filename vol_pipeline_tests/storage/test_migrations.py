@@ -30,6 +30,7 @@ EXPECTED_VERSIONS = [
     "004_signals_recommendations",
     "005_executions",
     "006_outcomes_session_report",
+    "007_bar_provenance_revisions",
 ]
 # polars type of a TABLES column -> the PostgreSQL types (information_schema.data_type) that hold it
 COMPATIBLE = {
@@ -87,7 +88,7 @@ def migrations_copy(tmp_path, monkeypatch) -> Path:
 
 
 # --- the migration files ------------------------------------------------------------------------
-def test_the_package_ships_the_six_migrations_in_order():
+def test_the_package_ships_the_seven_migrations_in_order():
     found = migrations()
     assert [m.version for m in found] == EXPECTED_VERSIONS
     for m in found:
@@ -182,9 +183,9 @@ def test_a_migration_file_changed_after_it_was_applied_is_flagged_and_not_reappl
 
 
 def test_a_deleted_migration_file_does_not_break_status(migrated_postgres_url, migrations_copy):
-    (migrations_copy / "006_outcomes_session_report.sql").unlink()
+    (migrations_copy / "007_bar_provenance_revisions.sql").unlink()
     states = status(migrated_postgres_url)
-    assert [s.version for s in states] == EXPECTED_VERSIONS[:5]
+    assert [s.version for s in states] == EXPECTED_VERSIONS[:6]
     assert upgrade(migrated_postgres_url) == []
 
 
@@ -250,7 +251,7 @@ def test_lane_telemetry_view_returns_the_rows_of_bars(migrated_postgres_url):
     frame = pl.DataFrame(
         {"ticker": ["AAPL", "MSFT", "AAPL"], "ts": [t0, t0, t0 + timedelta(minutes=1)],
          "open": [1.5, 2.5, 3.5], "high": [2.0, 3.0, 4.0], "low": [1.0, 2.0, 3.0], "close": [1.75, 2.75, 3.75],
-         "volume": [100, None, 300]},
+         "volume": [100, None, 300], "feed": ["iex"] * 3, "fetched_at": [t0 + timedelta(minutes=2)] * 3},
         schema=TABLES["bars"].columns,
     )
     PostgresWarehouse(url).replace("bars", frame, t0, t0 + timedelta(minutes=2))

@@ -513,7 +513,7 @@ def test_reading_or_writing_before_the_migrations_raises_warehouse_schema_error(
 
 
 def test_a_partly_migrated_database_raises_warehouse_schema_error(postgres_url, tmp_path, monkeypatch):
-    """Only 001-002 applied: lane_features lacks the volume columns of 003."""
+    """Only 001-002 applied: lane_features lacks the volume columns of 003, bars the provenance of 007."""
     partial = tmp_path / "migrations"
     partial.mkdir()
     for path in sorted(migrate.MIGRATIONS_DIR.glob("*.sql"))[:2]:
@@ -521,7 +521,9 @@ def test_a_partly_migrated_database_raises_warehouse_schema_error(postgres_url, 
     monkeypatch.setattr(migrate, "MIGRATIONS_DIR", partial)
     upgrade(postgres_url)
     store = PostgresWarehouse(postgres_url)
-    assert store.read("bars").is_empty()
+    assert store.read("bars_quarantine").is_empty()
+    with pytest.raises(WarehouseSchemaError, match="vol-pipeline db upgrade"):
+        store.read("bars")
     with pytest.raises(WarehouseSchemaError, match="vol-pipeline db upgrade"):
         store.read("lane_features")
     with pytest.raises(WarehouseSchemaError, match="vol-pipeline db upgrade"):
