@@ -48,6 +48,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=[build_session_close_schedule(job, running)],
         resources={
             "bar_source": BarSourceResource(
+                kind=settings.source,
+                alpaca_feed=settings.alpaca_feed,
+                alpaca_data_url=settings.alpaca_data_url,
+                alpaca_secret_id=settings.alpaca_secret_id,
+                grace_seconds=settings.grace_seconds,
                 bars_file=str(settings.bars_file) if settings.bars_file else None,
                 tickers=list(settings.tickers),
                 watchlist=list(settings.watchlist),

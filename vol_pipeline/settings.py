@@ -22,6 +22,13 @@ NEW_YORK = ZoneInfo(MARKET_TZ)
 DEFAULT_HISTORY_DAYS = 30
 WAREHOUSE_URL_VAR = "VOL_PIPELINE_WAREHOUSE_URL"
 WAREHOUSE_URL_SECRET_VAR = "VOL_PIPELINE_WAREHOUSE_URL_SECRET"
+SOURCES = ("synthetic", "replay", "alpaca")
+ALPACA_DATA_URL = "https://data.alpaca.markets"
+# A live minute is requested this long after its bar closes. Alpaca builds a minute bar
+# from the trades of that minute and serves it within a few seconds of the close; 10 s
+# leaves room for that while adding little to bar -> recommendation latency. A bar that
+# changes later (a late trade, a correction) is caught by the sensor's revision window.
+DEFAULT_GRACE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,14 @@ class Settings:
     # Cold history (session_archive): this S3 bucket when set, else home/archive.
     archive_bucket: str | None = None
     archive_prefix: str = "vol_pipeline/history"
+    # Where bars come from (VOL_PIPELINE_SOURCE): synthetic (default), replay (needs
+    # bars_file) or alpaca (live; credentials from APCA_API_KEY_ID / APCA_API_SECRET_KEY
+    # or the Secrets Manager secret alpaca_secret_id, read when bars are fetched).
+    source: str = "synthetic"
+    alpaca_feed: str = "iex"
+    alpaca_data_url: str = ALPACA_DATA_URL
+    alpaca_secret_id: str | None = None
+    grace_seconds: float = DEFAULT_GRACE_SECONDS
 
     @property
     def warehouse_path(self) -> Path:
@@ -89,6 +104,21 @@ class Settings:
         if kind == "prod" and not (env.get(WAREHOUSE_URL_VAR) or env.get(WAREHOUSE_URL_SECRET_VAR)):
             raise ValueError(f"VOL_PIPELINE_ENV=prod needs {WAREHOUSE_URL_VAR} or {WAREHOUSE_URL_SECRET_VAR} "
                              "(production writes to PostgreSQL, never to the embedded file)")
+        source = env.get("VOL_PIPELINE_SOURCE") or ("replay" if bars_file else "synthetic")
+        if source not in SOURCES:
+            raise ValueError(f"VOL_PIPELINE_SOURCE must be one of {', '.join(SOURCES)}, got {source!r}")
+        if source == "replay" and not bars_file:
+            raise ValueError("VOL_PIPELINE_SOURCE=replay needs VOL_PIPELINE_BARS_FILE (the file to replay)")
+        feed = env.get("VOL_PIPELINE_ALPACA_FEED", "iex")
+        if feed not in ("iex", "sip"):
+            raise ValueError(f"VOL_PIPELINE_ALPACA_FEED must be iex or sip, got {feed!r}")
+        grace_text = env.get("VOL_PIPELINE_GRACE_SECONDS", str(DEFAULT_GRACE_SECONDS))
+        try:
+            grace = float(grace_text)
+        except ValueError:
+            grace = -1.0
+        if not 0 <= grace <= 300:
+            raise ValueError(f"VOL_PIPELINE_GRACE_SECONDS must be seconds between 0 and 300, got {grace_text!r}")
         warehouse_url = env.get(WAREHOUSE_URL_VAR) or None
         if warehouse_url:
             from vol_pipeline.storage.postgres_url import redacted
@@ -98,7 +128,12 @@ class Settings:
             home=Path(env.get("VOL_PIPELINE_HOME", ".vol_pipeline")).resolve(),
             partition_start=start,
             env=kind,
-            bars_file=Path(bars_file).resolve() if bars_file else None,
+            bars_file=Path(bars_file).resolve() if bars_file and source == "replay" else None,
+            source=source,
+            alpaca_feed=feed,
+            alpaca_data_url=env.get("VOL_PIPELINE_ALPACA_DATA_URL") or ALPACA_DATA_URL,
+            alpaca_secret_id=env.get("VOL_PIPELINE_ALPACA_SECRET") or None,
+            grace_seconds=grace,
             tickers=tickers or DEFAULT_TICKERS,
             watchlist=tickers,
             seed=int(env.get("VOL_PIPELINE_SEED", "7")),

@@ -13,7 +13,7 @@ asset graph never loaded. Even a plain weekday cron costs ~3-10 ms a key. Dynami
 rows in the instance: the UI looks them up in a cached set, in microseconds.
 
 What this costs: Dagster orders dynamic keys by when they were added, so a range
-(`[a...b]` in the UI, a single-run backfill) means the keys added between a and b. The
+(a single-run backfill of minutes picked in the UI) means the keys added between a and b. The
 sensor and the CLI add minutes oldest first, so that order is time order unless older
 history is added after newer minutes; `runs.contiguous_ranges` splits runs there, and an
 asset refuses a range whose keys do not run in time order.
@@ -65,6 +65,11 @@ def add_minutes_request(minutes: Sequence[datetime]) -> dg.AddDynamicPartitionsR
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+# Why a run was launched. The minute sensor's runs (a new minute, revised bars) are live:
+# they decide at the wall clock.
+TRIGGER_TAG = "vol_pipeline/trigger"
+NEW_MINUTE, REVISED_BARS = "new_minute", "revised_bars"
+LIVE_TRIGGERS = (NEW_MINUTE, REVISED_BARS)
 
 
 def key_range_window(first: str, last: str) -> tuple[datetime, datetime]:

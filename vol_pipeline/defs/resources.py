@@ -2,28 +2,44 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import timedelta, timezone
 from functools import cached_property
 
 import dagster as dg
 
 from vol_pipeline.core.config import DEFAULT_TICKERS
+from vol_pipeline.settings import ALPACA_DATA_URL, DEFAULT_GRACE_SECONDS
 from vol_pipeline.sources.base import BarSource
 from vol_pipeline.storage.open import open_warehouse
 from vol_pipeline.storage.warehouse import Warehouse
 
 
 class BarSourceResource(dg.ConfigurableResource):
-    """Where bars come from: a replay file when `bars_file` is set, else synthetic bars
-    (the default, so everything works offline). A live feed comes later."""
+    """Where bars come from: `kind` synthetic (the default, offline), replay (`bars_file`)
+    or alpaca (live). Alpaca's credentials are read from the environment or Secrets
+    Manager when bars are fetched: they are never part of this config or the UI."""
 
+    kind: str = "synthetic"
     bars_file: str | None = None
     tickers: list[str] = list(DEFAULT_TICKERS)
     watchlist: list[str] = []  # a replay file's other tickers are rejected; empty: any ticker
     seed: int = 7
+    alpaca_feed: str = "iex"
+    alpaca_data_url: str = ALPACA_DATA_URL
+    alpaca_secret_id: str | None = None  # the secret's name, not its value
+    # Live only: a minute is requested this many seconds after its bar closed.
+    grace_seconds: float = DEFAULT_GRACE_SECONDS
 
     @cached_property
     def source(self) -> BarSource:
+        if self.kind == "alpaca":
+            import os
+
+            from vol_pipeline.sources.alpaca import AlpacaBarSource
+            from vol_pipeline.sources.alpaca_credentials import SECRET_ID_VAR, load_credentials
+
+            environ = {**os.environ, **({SECRET_ID_VAR: self.alpaca_secret_id} if self.alpaca_secret_id else {})}
+            return AlpacaBarSource(tuple(self.tickers), self.alpaca_feed, self.alpaca_data_url, load_credentials(environ))
         if self.bars_file:
             from vol_pipeline.sources.replay import ReplayBarSource
 
@@ -31,6 +47,12 @@ class BarSourceResource(dg.ConfigurableResource):
         from vol_pipeline.sources.synthetic import SyntheticBarSource
 
         return SyntheticBarSource(tickers=tuple(self.tickers), seed=self.seed)
+
+    @property
+    def publish_delay(self) -> timedelta:
+        """How long after its close a minute's bars are asked for: the grace for a live
+        feed; none for files and generated bars, which are complete at once."""
+        return timedelta(seconds=self.grace_seconds if self.kind == "alpaca" else 0)
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -12,10 +12,10 @@ import dagster as dg
 
 from vol_pipeline.core.calendar import MARKET_TZ, session_minutes_utc, sessions_between
 from vol_pipeline.defs.jobs import range_tags
-from vol_pipeline.defs.partitions import register_minutes
+from vol_pipeline.defs.partitions import TRIGGER_TAG, register_minutes
 
 SESSION_CLOSE_CRON = "10 16 * * 1-5"  # 16:10 New York: ten minutes after the regular close
-TRIGGER_TAG, SESSION_CLOSE_TRIGGER = "vol_pipeline/trigger", "session_close"
+SESSION_CLOSE_TRIGGER = "session_close"
 
 
 def session_range_tags(session: date) -> dict[str, str]:

@@ -14,9 +14,11 @@ import dagster as dg
 from vol_pipeline.core.calendar import market_minutes_between, session_open_utc
 from vol_pipeline.core.minute_requests import SensorCursor, closed, minute_fingerprints, plan_requests
 from vol_pipeline.defs.jobs import MINUTE_JOB
-from vol_pipeline.defs.partitions import PARTITION_TAG, add_minutes_request, partition_key
+from vol_pipeline.defs.partitions import (NEW_MINUTE, PARTITION_TAG, REVISED_BARS, TRIGGER_TAG, add_minutes_request,
+                                         partition_key)
 from vol_pipeline.defs.resources import BarSourceResource
 from vol_pipeline.settings import market_today
+from vol_pipeline.sources.errors import SOURCE_ERRORS
 
 MAX_RUNS_PER_TICK = 60  # catch-up pace after downtime: oldest minutes first, none skipped
 REVISION_MINUTES = 120  # late or revised bars re-request their minute within this window
@@ -57,22 +59,26 @@ def build_minute_sensor(job, partition_start: date, running: bool) -> dg.SensorD
         ),
     )
     def minute_sensor(context: dg.SensorEvaluationContext, bar_source: BarSourceResource):
-        now = utc_now()
+        # A live feed serves a minute's bar a few seconds after it closes: look that much behind.
+        now = utc_now() - bar_source.publish_delay
         cursor = SensorCursor.from_json(context.cursor)
         first = _first_minute(cursor, now, start_minute)
         minutes = [m for m in market_minutes_between(first, now) if closed(m, now)] if first else []
         if not minutes:
             return dg.SkipReason(f"no closed market minute since {first or 'today'}")
+        try:
+            bars = bar_source.source.fetch(minutes[0], minutes[-1] + timedelta(minutes=1))
+        except SOURCE_ERRORS as error:  # nothing is lost: the cursor stays, the next tick asks again
+            return dg.SkipReason(f"bars not read this tick: {error}")
         # Minutes up to the cursor were added by the tick that first saw them.
         new_keys = add_minutes_request([m for m in minutes if cursor.last is None or m > cursor.last])
-        bars = bar_source.source.fetch(minutes[0], minutes[-1] + timedelta(minutes=1))
         requests, next_cursor = plan_requests(minutes, minute_fingerprints(bars), cursor, MAX_RUNS_PER_TICK, REVISION_MINUTES)
         run_requests = [
             dg.RunRequest(
                 run_key=partition_key(r.minute) + (f"@r{r.revision}" if r.revision else ""),
                 partition_key=partition_key(r.minute),
                 tags={**partition_tags(partition_key(r.minute)),
-                      "vol_pipeline/trigger": "revised_bars" if r.revision else "new_minute"},
+                      TRIGGER_TAG: REVISED_BARS if r.revision else NEW_MINUTE},
             )
             for r in requests
         ]

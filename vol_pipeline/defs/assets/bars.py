@@ -12,6 +12,7 @@ from vol_pipeline.defs.checks import contract_result, contract_spec, checked_out
 from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.resources import BarSourceResource, WarehouseResource
 from vol_pipeline.schemas import BARS_SCHEMA
+from vol_pipeline.sources.errors import SOURCE_ERRORS
 
 
 def build_bars(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -27,16 +28,23 @@ def build_bars(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
         name="bars_from_source",
     )
     def bars_from_source(context: dg.AssetExecutionContext, bar_source: BarSourceResource, warehouse: WarehouseResource):
-        source = bar_source.source
         start, end = window(context)
-        valid, quarantine = source.fetch(start, end), source.rejected(start, end)
+        try:
+            source = bar_source.source
+            valid, quarantine = source.fetch(start, end), source.rejected(start, end)
+        except SOURCE_ERRORS as error:  # the API's answer or the credentials, said in one line
+            raise dg.Failure(description=f"bars of {start:%Y-%m-%d %H:%M}Z..{end:%H:%M}Z not read: {error}") from None
         minutes = minutes_in(context)
+        fetch_stats = getattr(source, "stats", None)  # a live source's requests, pages and retries
 
         def outputs():  # runs only once the contract check passed
             unplaced = source.unplaced()
             if unplaced.height:  # replaced per source on every run: idempotent, and never lost
                 warehouse.get().replace_unplaced(source.key, unplaced.drop("minute_ts", "source"))
-            yield dg.Output(valid, "bars", metadata=summary("bars", valid, minutes))
+            feeds = {"feeds": ", ".join(sorted(valid["feed"].unique())) or "none"}
+            requests = {} if fetch_stats is None else {
+                "api_requests": fetch_stats.requests, "api_pages": fetch_stats.pages, "api_retries": fetch_stats.retries}
+            yield dg.Output(valid, "bars", metadata={**summary("bars", valid, minutes), **feeds, **requests})
             yield dg.Output(quarantine, "bars_quarantine", metadata={
                 **summary("bars_quarantine", quarantine, minutes), "unplaced_rejected_rows": unplaced.height})
 
