@@ -76,12 +76,16 @@ def dispatch(
     decided_at: datetime | None = None,
     prior_executions: pl.DataFrame | None = None,
     config: DispatchConfig = DispatchConfig(),
+    recorded_decisions: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """One decision row per recommendation (EXECUTION_COLUMNS), sorted by ts, ticker.
 
     `decided_at`: when the decision is made. None: each recommendation is decided at the
     end of its own minute partition (ts + 60 s), which is what a range run of many minutes
-    needs; a datetime: every row is decided then.
+    needs; a datetime: every row is decided then (a live run: the wall clock).
+    `recorded_decisions`: (recommendation_id, decided_at) of earlier decisions; those
+    recommendations are decided again at their recorded time, so a replay or a re-run
+    decides as the live run did.
     `prior_executions`: earlier execution rows (ticker, ts, status). Only SIMULATED rows
     with ts before this batch's first ts count. Re-running a batch with its own output
     therefore never counts a recommendation against itself, and the result is identical
@@ -101,8 +105,12 @@ def dispatch(
             decided_at=decided,
             ny_date=pl.col("ts").dt.convert_time_zone(MARKET_TZ).dt.date(),
         )
-        .sort("decided_at")
     )
+    if recorded_decisions is not None and recorded_decisions.height:
+        recorded = recorded_decisions.select("recommendation_id", pl.col("decided_at").alias("recorded_at"))
+        recs = recs.join(recorded, on="recommendation_id", how="left").with_columns(
+            decided_at=pl.coalesce("recorded_at", "decided_at")).drop("recorded_at")
+    recs = recs.sort("decided_at")
     decided = (
         recs.pipe(_with_bar, bars)
         .pipe(_with_features, features)

@@ -89,6 +89,28 @@ def _dispatch(recs: pl.DataFrame, executions: pl.DataFrame) -> dict:
         "undecided_recommendations": undecided,
         "execution_rate": simulated / recs.height if recs.height else None,
         "skips_by_gate": _counts(gates, "gate"),
+        "freshness_ages": {gate: _observed_ages(executions, gate) for gate in FRESHNESS_GATES},
+    }
+
+
+FRESHNESS_GATES = ("bar_freshness", "feature_freshness")
+
+
+def _observed_ages(executions: pl.DataFrame, gate: str) -> dict:
+    """The ages (seconds) a freshness gate saw: decided live they are real; decided at the
+    partition end (replay, backfill) they are 0 by construction."""
+    observed = executions.select(
+        pl.col("gates").str.json_path_match(f"$.{gate}.observed").cast(pl.Float64, strict=False).alias("age"),
+        pl.col("gates").str.json_path_match(f"$.{gate}.passed").alias("passed"),
+    )
+    ages = observed["age"].drop_nulls()
+    return {
+        "decisions": observed.height,
+        "missing": observed.height - ages.len(),  # no bar / no features at all
+        "failed": int((observed["passed"] == "false").sum()),
+        "median_s": ages.median() if ages.len() else None,
+        "p95_s": ages.quantile(0.95, "linear") if ages.len() else None,
+        "max_s": ages.max() if ages.len() else None,
     }
 
 

@@ -30,6 +30,7 @@ def render(report: dict) -> str:
         f"  execution rate: {_pct(dispatch['execution_rate'])} ({dispatch['simulated']} simulated, "
         f"{dispatch['skipped']} skipped)",
         f"  skips by gate: {_counts(dispatch['skips_by_gate'])}",
+        *(f"  {gate} observed ages: {_ages(ages)}" for gate, ages in dispatch.get("freshness_ages", {}).items()),
         f"  confidence of directional signals before the volume multiplier: {_distribution(confidence['signals_before'])}",
         f"  confidence of directional signals after the volume multiplier: {_distribution(confidence['signals_after'])}",
         f"  confidence of recommendations: {_distribution(confidence['recommendations_after'])}",
@@ -55,3 +56,10 @@ def render(report: dict) -> str:
             for item in report["checklist"]
         ]
     return "\n".join(lines)
+
+
+def _ages(ages: dict) -> str:
+    if ages["median_s"] is None:
+        return f"none observed ({ages['decisions']} decisions)"
+    return (f"median {ages['median_s']:.1f} s, p95 {ages['p95_s']:.1f} s, max {ages['max_s']:.1f} s; "
+            f"{ages['failed']} of {ages['decisions']} failed ({ages['missing']} without data)")
