@@ -172,9 +172,14 @@ VALUE_OPTIONS = {
     ("whatif", "rules"): "names looked up among the known rule sets in Python; never reach the warehouse",
     ("whatif", "rules_file"): "a TOML/JSON file parsed in Python into numbers; never reaches the warehouse",
     ("whatif", "out"): "an output file",
+    ("fetch", "tickers"): "symbols sent to Alpaca as a bound query parameter; rows of the answer are validated bars",
+    ("fetch", "start"): "parsed as a date",
+    ("fetch", "end"): "parsed as a date",
+    ("fetch", "out"): "an output file",
+    ("fetch", "feed"): "argparse choices iex/sip",
 }
 DATE_OPTIONS = {("generate", "start"), ("demo", "session"), ("report", "session_date"), ("whatif", "date_from"),
-                ("whatif", "date_to")}
+                ("whatif", "date_to"), ("fetch", "start"), ("fetch", "end")}
 
 
 def parser_actions(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
@@ -333,11 +338,15 @@ SQL_MODULES = {"storage/duckdb_warehouse.py", "storage/postgres_warehouse.py", "
 # What may be interpolated into an f-string in a SQL module, per (module, function): all
 # identifiers from tables.TABLES (checked by table()), placeholders, or fixed helpers.
 # Anything else, e.g. a value, fails test_sql_f_strings_interpolate_only_registry_names.
-DUCK, PG = "storage/duckdb_warehouse.py", "storage/postgres_warehouse.py"
+DUCK, PG, REV = "storage/duckdb_warehouse.py", "storage/postgres_warehouse.py", "storage/revisions.py"
+# Modules that build SQL text for the SQL modules to run: their f-strings are checked as well.
+SQL_TEXT_MODULES = {REV}
 NAME = "tables.TABLES entry (table() refuses other names)"
 ALLOWED_INTERPOLATIONS = {
     (DUCK, "create_table_sql"): {"tbl.name": NAME, "columns": "joined '<column> <type>' of the registry's columns",
                                  "name": "loop over tbl.columns", "_sql_type(tbl, name)": "fixed type map"},
+    (DUCK, "_create_tables"): {"tbl.name": NAME, "column": "loop over tbl.added_columns (registry)",
+                               "_sql_type(tbl, column)": "fixed type map"},
     (DUCK, "replace"): {"tbl.name": NAME, "column": "= tbl.partition_column"},
     (DUCK, "replace_unplaced"): {"tbl.name": NAME},
     (DUCK, "_insert"): {"tbl.name": NAME},
@@ -350,6 +359,9 @@ ALLOWED_INTERPOLATIONS = {
     (PG, "_write"): {"tbl.name": NAME, "STAGE": "module constant", "columns": "_quoted(c) of tbl.columns",
                      "casts": "joined f-strings of this function", "_quoted(c)": "loop over tbl.columns",
                      "_pg_type(tbl, c)": "fixed type map"},
+    (REV, "<module>"): {"_WINDOW": "module literal", "', '.join(BAR_REVISION_COLUMNS)": "registry columns",
+                        "c": "loop over the module's fixed value columns", "STAGE": "module constant",
+                        "RECORD_SQL": "the statement above"},
     (PG, "read"): {"tbl.name": NAME, "column": "= _quoted(tbl.partition_column)", "len(params)": "placeholder number",
                    "_quoted(name)": "a key of `equals`, refused unless in tbl.columns",
                    "cast": "'::jsonb' or ''", "_select_list(tbl)": "helper above"},
@@ -367,6 +379,10 @@ ALLOWED_SQL_ARGUMENTS = {
     (PG, "_write", "delete_sql"): "private; callers replace()/replace_unplaced() pass checked f-strings",
     (PG, "_query", "sql"): "private; callers read()/volume_coverage() pass checked f-strings/literals",
     ("storage/migrate.py", "upgrade", "migration.sql"): "the packaged migrations/*.sql files, never input",
+    (DUCK, "replace", "revisions.ANY_STORED_SQL"): "fixed statement of storage/revisions.py (checked f-strings)",
+    (DUCK, "replace", "revisions.RECORD_SQL"): "fixed statement of storage/revisions.py (checked f-strings)",
+    (PG, "_record_revisions", "revisions.ANY_STORED_SQL"): "fixed statement of storage/revisions.py (checked f-strings)",
+    (PG, "_record_revisions", "revisions.RECORD_COUNTED_SQL"): "fixed statement of storage/revisions.py (checked f-strings)",
     # Dagster's own event-log table through SQLAlchemy Core: values are bound parameters.
     ("dagster_storage.py", "store_event_batch", "SqlEventLogStorageTable.insert()"): "Core insert, bound rows",
     ("dagster_storage.py", "store_event_batch", "SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id, "
@@ -452,7 +468,7 @@ def test_variable_sql_arguments_are_only_accepted_by_private_functions():
 
 def test_sql_f_strings_interpolate_only_registry_names():
     bad, checked, used = [], 0, set()
-    for module in (m for m in modules() if m.rel in SQL_MODULES):
+    for module in (m for m in modules() if m.rel in SQL_MODULES | SQL_TEXT_MODULES):
         for node in ast.walk(module.tree):
             if not isinstance(node, ast.JoinedStr) or isinstance(module.parent.get(node), ast.FormattedValue):
                 continue

@@ -15,8 +15,8 @@ from datetime import date
 
 from vol_pipeline.cli.errors import EXIT_BAD_INPUT, CliError
 
-TABLE_NAMES = ("bars", "bars_quarantine", "lane_features", "signals", "recommendations", "executions", "outcomes",
-               "session_report")
+TABLE_NAMES = ("bars", "bars_quarantine", "bar_revisions", "lane_features", "signals", "recommendations", "executions",
+               "outcomes", "session_report")
 
 
 def _iso_date(text: str) -> date:
@@ -48,6 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--days", type=int, default=1, help="number of sessions")
     generate.add_argument("--seed", type=int, default=7)
     generate.add_argument("--out", required=True, help="output file (.csv or .parquet)")
+
+    fetch = _command(commands, "fetch", "fetch:fetch",
+                     "download NYSE sessions of 1-minute bars from Alpaca into a file for `replay` "
+                     "(credentials: APCA_API_KEY_ID / APCA_API_SECRET_KEY or VOL_PIPELINE_ALPACA_SECRET)")
+    fetch.add_argument("--tickers", required=True, help="symbols, e.g. AAPL,MSFT")
+    fetch.add_argument("--start", type=_iso_date, required=True, help="first session date, YYYY-MM-DD (included)")
+    fetch.add_argument("--end", type=_iso_date, required=True, help="last session date, YYYY-MM-DD (included)")
+    fetch.add_argument("--out", required=True, help="output file (.csv or .parquet)")
+    fetch.add_argument("--feed", choices=("iex", "sip"), help="Alpaca feed (default VOL_PIPELINE_ALPACA_FEED or iex)")
 
     demo = _command(commands, "demo", "platform:demo",
                     "materialize a synthetic session through the Dagster job into the embedded warehouse")

@@ -101,7 +101,7 @@ def demo(args: argparse.Namespace) -> str:
     minutes = market_minutes_between(day_start, day_start + timedelta(days=1))
     warm_start = market_minutes_back(minutes[0], WARM_UP_MINUTES)
     warm_up = market_minutes_between(warm_start, minutes[0])
-    settings = replace(env_settings, bars_file=None, partition_start=min(env_settings.partition_start, warm_start.date()))
+    settings = replace(env_settings, source="synthetic", bars_file=None, partition_start=min(env_settings.partition_start, warm_start.date()))
     runs = _run(settings, minutes, f"session {session}", len(settings.tickers), warm_up)
     end = minutes[-1] + timedelta(minutes=1)
     moved = settings.partition_start != env_settings.partition_start
@@ -126,9 +126,10 @@ def replay(args: argparse.Namespace) -> str:
         raise CliError(f"{args.bars}: no valid bars to replay ({source.validation.summary()})")
     first = valid["ts"].min()
     minutes = valid["ts"].unique().sort().to_list()
-    settings = replace(env_settings, bars_file=source.path, partition_start=min(env_settings.partition_start, first.date()))
+    settings = replace(env_settings, source="replay", bars_file=source.path, partition_start=min(env_settings.partition_start, first.date()))
     runs = _run(settings, minutes, f"replay {source.path.name}", valid["ticker"].n_unique())
-    env = f"VOL_PIPELINE_PARTITION_START={settings.partition_start} VOL_PIPELINE_BARS_FILE={source.path} "
+    env = (f"VOL_PIPELINE_PARTITION_START={settings.partition_start} VOL_PIPELINE_SOURCE=replay "
+           f"VOL_PIPELINE_BARS_FILE={source.path} ")
     report = "\n".join([
         f"Replayed {len(minutes)} market minutes of {source.path} into {settings.warehouse_location}: {runs}.",
         _summary(settings, minutes[0], minutes[-1] + timedelta(minutes=1)),
