@@ -8,6 +8,7 @@ DAGSTER_HOME=$VOL_PIPELINE_HOME/dagster, so runs made here appear in the UI.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -53,7 +54,17 @@ def cli_instance(settings: Settings) -> dg.DagsterInstance:
     # header says it is the CLI's own); a file someone wrote by hand is left alone.
     if not config.exists() or (config.read_text().startswith(INSTANCE_HEADER) and config.read_text() != wanted):
         config.write_text(wanted)
-    return dg.DagsterInstance.from_config(str(home))
+    # A dagster.yaml written by hand (e.g. a copy of the repo's) may leave paths to
+    # DAGSTER_HOME: they resolve against this instance's own directory, whatever the shell has.
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    try:
+        return dg.DagsterInstance.from_config(str(home))
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = previous
 
 
 def instance_yaml(dagster_home: Path) -> str:

@@ -37,3 +37,14 @@ class CliScenario:
 
     def __getitem__(self, name: str) -> dict:
         return self.results[name]
+
+
+def cli_home_instance(home):
+    """The Dagster instance of a CLI home, opened as the CLI opens it (paths the home's
+    dagster.yaml leaves to DAGSTER_HOME resolve against the home, whatever the env has)."""
+    from datetime import date
+
+    from vol_pipeline.runs import cli_instance
+    from vol_pipeline.settings import Settings
+
+    return cli_instance(Settings(home=home, partition_start=date(2026, 1, 1)))

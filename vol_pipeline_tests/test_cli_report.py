@@ -24,7 +24,7 @@ from polars.testing import assert_frame_equal
 
 from vol_pipeline.core.report_text import render
 from vol_pipeline.storage.tables import TABLES
-from vol_pipeline_tests.shared_fixtures import CliScenario, built_once
+from vol_pipeline_tests.shared_fixtures import CliScenario, built_once, cli_home_instance
 
 EXE = Path(sys.executable).parent / "vol-pipeline"
 TIMEOUT = 240
@@ -165,7 +165,7 @@ def test_report_numbers_match_the_exported_tables(cli, monday_executions):
 def test_report_stored_prints_the_same_report_without_a_run(cli):
     assert cli["stored"]["code"] == 0, cli["stored"]["stderr"]
     assert cli["stored"]["stdout"] == cli["report"]["stdout"]
-    with dg.DagsterInstance.from_config(str(cli.home / "dagster")) as instance:
+    with cli_home_instance(cli.home) as instance:
         runs = instance.get_runs(dg.RunsFilter(job_name="session_job"))
         assert len(runs) == 1  # `report` ran the session job once; `--stored` did not
         assert runs[0].status == dg.DagsterRunStatus.SUCCESS

@@ -26,7 +26,7 @@ from polars.testing import assert_frame_equal
 
 from vol_pipeline.core.rule_comparison import BUCKETS, COMPARISON_COLUMNS, COMPARISON_SCHEMA, comparison_markdown
 from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse
-from vol_pipeline_tests.shared_fixtures import CliScenario, built_once
+from vol_pipeline_tests.shared_fixtures import CliScenario, built_once, cli_home_instance
 from vol_pipeline_tests.test_cli_report import EXE, clean_env, run_all
 from vol_pipeline_tests.test_cli_report import _build as build_stored_sessions
 
@@ -203,7 +203,7 @@ def run_id_of(result: dict) -> str:
 
 def test_the_comparison_is_recorded_as_a_materialization(cli, table):
     run_ids = [run_id_of(cli["csv"]), run_id_of(cli["file"])]
-    with dg.DagsterInstance.from_config(str(cli.home / "dagster")) as instance:
+    with cli_home_instance(cli.home) as instance:
         for run_id in run_ids:
             run = instance.get_run_by_id(run_id)
             assert run.status == dg.DagsterRunStatus.SUCCESS and run.tags["vol_pipeline/trigger"] == "cli"
@@ -221,7 +221,7 @@ def test_the_comparison_is_recorded_as_a_materialization(cli, table):
 
 
 def test_a_rules_files_definitions_travel_in_the_run_config(cli):
-    with dg.DagsterInstance.from_config(str(cli.home / "dagster")) as instance:
+    with cli_home_instance(cli.home) as instance:
         run = instance.get_run_by_id(run_id_of(cli["file"]))
     config = run.run_config["ops"]["rule_comparison"]["config"]
     assert config["rules"] == ["any-confidence", "1.0-phase12", "any-confidence+multiplier-off"]
