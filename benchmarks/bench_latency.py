@@ -4,6 +4,7 @@ real `dagster-daemon` and Dagster's default run launcher, on the embedded defaul
     .venv/bin/python benchmarks/bench_latency.py              # 20 measured minutes (+1 warm-up): ~24 min
     .venv/bin/python benchmarks/bench_latency.py --quick      # 3 measured minutes (+1 warm-up): ~6 min
     .venv/bin/python benchmarks/bench_latency.py --ticks 30 --tickers 500 --keep
+    .venv/bin/python benchmarks/bench_latency.py --source alpaca   # live mode against a loopback Alpaca
 
 What runs, all of it the project's own machinery:
 
@@ -19,6 +20,11 @@ What runs, all of it the project's own machinery:
   written straight into the warehouse's `bars` table beforehand (untimed setup), so
   lane_features has its lookback as in a live session, and the file only ever holds released
   minutes (the sensor's first tick finds nothing to catch up).
+- `--source alpaca`: the live Alpaca source instead (VOL_PIPELINE_SOURCE=alpaca) against the
+  loopback server of the tests (`vol_pipeline_tests.fake_alpaca`, run in this process on
+  127.0.0.1), which serves a minute's bars once the minute has closed on the (sensor's) clock.
+  The sensor asks for a minute only VOL_PIPELINE_GRACE_SECONDS (default 10 s) after its close,
+  so that grace is part of every latency; the executions step decides on the wall clock.
 
 Clock. The minute partitions are real NYSE minutes and the sensor reads the wall clock. During
 a regular session with enough minutes left, nothing is shifted: the released minutes are the
@@ -57,6 +63,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, Row, write_results  # noqa: E402
+sys.path.insert(0, str(ROOT))  # vol_pipeline_tests.fake_alpaca for --source alpaca
 
 VENV_BIN = ROOT / ".venv" / "bin"
 TARGET_P95_S = 10.0
@@ -342,7 +349,7 @@ def _tickers(count: int | None) -> tuple[str, ...]:
 
 
 def measure(n_ticks: int, n_tickers: int | None = None, keep: bool = False, clock_mode: str = "auto",
-            dagster_yaml: Path | None = None, log=print) -> dict:
+            dagster_yaml: Path | None = None, log=print, source: str = "replay") -> dict:
     """Runs the live measurement; returns the per-minute records and the context."""
     import polars as pl
 
@@ -369,8 +376,19 @@ def measure(n_ticks: int, n_tickers: int | None = None, keep: bool = False, cloc
     else:
         workspace = ROOT / "workspace.yaml"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VOL_PIPELINE_", "DAGSTER_"))}
-    env.update(VOL_PIPELINE_HOME=str(home), DAGSTER_HOME=str(dagster_home), VOL_PIPELINE_BARS_FILE=str(bars_file),
-               VOL_PIPELINE_ENV="local", PYTHONUNBUFFERED="1")
+    env.update(VOL_PIPELINE_HOME=str(home), DAGSTER_HOME=str(dagster_home), VOL_PIPELINE_ENV="local", PYTHONUNBUFFERED="1")
+    alpaca = None
+    if source == "alpaca":
+        from vol_pipeline_tests.fake_alpaca import FakeAlpaca
+
+        offset = clock.offset
+        alpaca = FakeAlpaca("bench-key-id", "bench-secret-key", clock=lambda: datetime.now(timezone.utc) + offset)
+        alpaca.start()
+        env = {k: v for k, v in env.items() if not k.startswith("APCA_")}
+        env.update(VOL_PIPELINE_SOURCE="alpaca", VOL_PIPELINE_ALPACA_DATA_URL=alpaca.url,
+                   APCA_API_KEY_ID="bench-key-id", APCA_API_SECRET_KEY="bench-secret-key")
+    else:
+        env.update(VOL_PIPELINE_BARS_FILE=str(bars_file))
     if clock.offset:
         env[OFFSET_VAR] = str(int(clock.offset.total_seconds()))
     daemon_log = tmp / "daemon.log"
@@ -390,6 +408,7 @@ def measure(n_ticks: int, n_tickers: int | None = None, keep: bool = False, cloc
         with open(daemon_log, "wb") as out:
             daemon = subprocess.Popen([str(VENV_BIN / "dagster-daemon"), "run", "-w", str(workspace)], cwd=ROOT, env=env,
                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        os.environ["DAGSTER_HOME"] = str(dagster_home)  # the instance file leaves storage paths to DAGSTER_HOME
         instance = dg.DagsterInstance.from_config(str(dagster_home))
         tree_cpu = 0.0
 
@@ -423,6 +442,8 @@ def measure(n_ticks: int, n_tickers: int | None = None, keep: bool = False, cloc
         DuckDBWarehouse(home / "warehouse.duckdb").replace("bars", source.fetch(history_start, schedule[0]),
                                                           history_start, schedule[0])
         released_bars = source.fetch(schedule[0], schedule[-1] + timedelta(minutes=1))
+        if alpaca is not None:  # served by the fake once each minute has closed on the clock
+            alpaca.publish_frame(released_bars)
         log(f"releasing {len(schedule)} minutes {partition_key(schedule[0])} .. {partition_key(schedule[-1])} "
             f"({len(tickers)} tickers; first closes at {clock.close_on_wall_clock(schedule[0]):%H:%M:%S} UTC)")
 
@@ -433,8 +454,9 @@ def measure(n_ticks: int, n_tickers: int | None = None, keep: bool = False, cloc
             sample_until(close)
             while time.time() < close:  # sub-second remainder
                 time.sleep(close - time.time())
-            released_bars.filter(pl.col("ts") <= minute).write_parquet(staging)
-            os.replace(staging, bars_file)
+            if alpaca is None:
+                released_bars.filter(pl.col("ts") <= minute).write_parquet(staging)
+                os.replace(staging, bars_file)
             ticks.append(Tick(partition_key(minute), close, time.time(), warm_up=i < warm_up))
             log(f"  released {ticks[-1].key} (+{ticks[-1].released - close:.3f} s after its close)")
         keys = [t.key for t in ticks]
@@ -469,12 +491,15 @@ def measure(n_ticks: int, n_tickers: int | None = None, keep: bool = False, cloc
         }
         failed = False
         return {
-            "ticks": ticks, "clock": clock, "tickers": len(tickers), "load": load,
+            "ticks": ticks, "clock": clock, "tickers": len(tickers), "load": load, "source": source,
+            "api_requests": len(alpaca.requests) if alpaca is not None else None,
             "setup": {"sensor_start_s": round(sensor_start_s, 1), "daemon_to_first_tick_s": round(first_tick_s, 1)},
             "config": config,
         }
     finally:
         _stop(daemon)
+        if alpaca is not None:
+            alpaca.stop()
         if failed:
             log(f"daemon log tail ({daemon_log}):\n{_log_tail(daemon_log)}")
         if keep:
@@ -491,6 +516,8 @@ def rows_from(result: dict) -> list[Row]:
     clock: Clock = result["clock"]
     load = result["load"]
     details = {
+        "source": result.get("source", "replay"),
+        "api_requests": result.get("api_requests"),
         "clock": clock.description,
         "clock_offset_s": clock.offset.total_seconds(),
         "tickers": result["tickers"],
@@ -512,7 +539,9 @@ def rows_from(result: dict) -> list[Row]:
     n = len(latencies)
     busy = load["other_processes_share"]
     missing_note = f"; {len(missing)} minute(s) without recommendations in {DRAIN_TIMEOUT_S:.0f} s" if missing else ""
-    where = (f"{n} live minutes, {result['tickers']} tickers, sensor + dagster-daemon + default launcher; "
+    live_source = ("loopback Alpaca source, grace 10 s included" if result.get("source") == "alpaca"
+                   else "replay file released on the clock")
+    where = (f"{n} live minutes, {result['tickers']} tickers, {live_source}, sensor + dagster-daemon + default launcher; "
              f"{'wall clock' if not clock.offset else 'sensor clock shifted onto a past session'}; "
              f"other processes used {busy:.0%} of the CPUs{missing_note}")
     rows = [
@@ -549,9 +578,9 @@ def rows_from(result: dict) -> list[Row]:
 
 
 def run(quick: bool = False, ticks: int | None = None, tickers: int | None = None, keep: bool = False,
-        clock: str = "auto", dagster_yaml: Path | None = None) -> list[Row]:
+        clock: str = "auto", dagster_yaml: Path | None = None, source: str = "replay") -> list[Row]:
     """`quick`: 3 measured minutes; otherwise 20 (override with `ticks`)."""
-    return rows_from(measure(ticks or (3 if quick else 20), tickers, keep, clock, dagster_yaml))
+    return rows_from(measure(ticks or (3 if quick else 20), tickers, keep, clock, dagster_yaml, source=source))
 
 
 def _print_ticks(rows: list[Row]) -> None:
@@ -581,6 +610,9 @@ def main(argv: list[str] | None = None) -> None:
                              "last completed session; shifted: always shift (to compare)")
     parser.add_argument("--dagster-yaml", type=Path,
                         help="instance file to use instead of the repo-root dagster.yaml (to compare instance settings)")
+    parser.add_argument("--source", choices=["replay", "alpaca"], default="replay",
+                        help="replay: a bar file released on the clock; alpaca: the live Alpaca source against a "
+                             "loopback server publishing on the clock")
     args = parser.parse_args(argv)
 
     def terminate(signum, frame):
@@ -588,12 +620,12 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, terminate)
     try:
-        rows = run(args.quick, args.ticks, args.tickers, args.keep, args.clock, args.dagster_yaml)
+        rows = run(args.quick, args.ticks, args.tickers, args.keep, args.clock, args.dagster_yaml, args.source)
     except KeyboardInterrupt:
         print("interrupted: dagster-daemon and its processes were stopped", file=sys.stderr)
         raise SystemExit(130) from None
     _print_ticks(rows)
-    print(write_results("latency", rows).read_text())
+    print(write_results("latency" if args.source == "replay" else f"latency_{args.source}", rows).read_text())
 
 
 if __name__ == "__main__":
