@@ -756,6 +756,56 @@ def test_reading_the_secret_with_debug_logging_on_does_not_log_it(aws_env, caplo
     assert PASSWORD not in caplog.text, [r.name for r in caplog.records if PASSWORD in r.getMessage()]
 
 
+
+# --- Alpaca's API keys from Secrets Manager (moto and the Alpaca server on loopback) -------------------------
+def test_alpaca_keys_from_secrets_manager_are_never_shown(aws_env, clean_env, monkeypatch, capfd, caplog, tmp_path):
+    import boto3
+
+    from vol_pipeline.sources.alpaca_client import FeedError
+    from vol_pipeline_tests.fake_alpaca import FakeAlpaca
+
+    key_id, secret_key = f"AK{uuid.uuid4().hex[:14].upper()}", f"sk-{uuid.uuid4().hex}"
+    wrong_key = f"sk-wrong-{uuid.uuid4().hex}"
+    good, refused = (f"vol-pipeline/alpaca-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    secrets = boto3.client("secretsmanager")
+    secrets.create_secret(Name=good, SecretString=json.dumps({"APCA_API_KEY_ID": key_id, "APCA_API_SECRET_KEY": secret_key}))
+    secrets.create_secret(Name=refused, SecretString=json.dumps({"APCA_API_KEY_ID": key_id, "APCA_API_SECRET_KEY": wrong_key}))
+    for name in ("APCA_API_KEY_ID", "APCA_API_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    caplog.set_level(logging.INFO)
+    texts = {}
+    with FakeAlpaca(key_id=key_id, secret_key=secret_key) as server:
+        published = SyntheticBarSource(tickers=("AAPL",)).session_bars(date(2026, 4, 20)).drop_nulls("volume")
+        server.publish_frame(published)
+        monkeypatch.setenv("VOL_PIPELINE_ALPACA_DATA_URL", server.url)
+        monkeypatch.setenv("VOL_PIPELINE_SOURCE", "alpaca")
+        fetch = ["fetch", "--tickers", "AAPL", "--start", "2026-04-20", "--end", "2026-04-20"]
+
+        monkeypatch.setenv("VOL_PIPELINE_ALPACA_SECRET", good)
+        fetched = run_cli([*fetch, "--out", tmp_path / "good.parquet"], capfd)
+        assert fetched["code"] == 0 and f"wrote {published.height} bars" in fetched["stdout"], fetched
+        texts["fetch"] = fetched["stdout"] + fetched["stderr"]
+        # The code location keeps the secret's name in the resource config, never the keys.
+        snapshot = serialize_value(build_definitions(Settings.from_env()).resolve_job_def("minute_job").get_job_snapshot())
+        assert good in snapshot
+        texts["job snapshot"] = snapshot
+
+        monkeypatch.setenv("VOL_PIPELINE_ALPACA_SECRET", refused)
+        denied = run_cli([*fetch, "--out", tmp_path / "refused.parquet"], capfd)
+        (line,) = denied["stderr"].strip().splitlines()
+        assert denied["code"] == 2 and "401" in line and "VOL_PIPELINE_ALPACA_SECRET" in line, denied
+        texts["fetch, refused"] = denied["stdout"] + denied["stderr"]
+        source = build_definitions(Settings.from_env()).resources["bar_source"].source
+        with pytest.raises(FeedError) as raised:  # the exception itself, as a sensor tick sees it
+            source.fetch(datetime(2026, 4, 20, 13, 30, tzinfo=UTC), datetime(2026, 4, 20, 13, 31, tzinfo=UTC))
+        for link in exception_chain(raised.value):
+            texts[f"fetch, refused: {type(link).__name__}"] = f"{link} {link!r}"
+        texts["traceback"] = "".join(traceback.format_exception(raised.value))
+        texts["bar source"] = repr(source) + repr(vars(source))
+    texts["python logging"] = caplog.text
+    found = leaks(texts, secret_key, wrong_key, key_id) + [f"file {f}" for f in files_with(tmp_path, secret_key)]
+    assert found == [], "\n".join(found)
+
 def test_the_ecs_task_gets_both_urls_as_secrets_not_plain_environment():
     """Secrets only from the environment or Secrets Manager: nothing in the deployment files."""
     task = json.loads((REPO / "deploy" / "ecs" / "code-location.task.json").read_text())
