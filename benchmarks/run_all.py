@@ -29,6 +29,7 @@ BENCHMARKS = {
     "latency": "bench_latency",
     "postgres": "bench_postgres",
     "partitions": "bench_partition_scale",
+    "fetch": "bench_fetch",
 }
 
 
