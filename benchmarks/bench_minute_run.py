@@ -65,8 +65,7 @@ def _one_minute(store, minute: datetime, timed: dict[str, float]) -> None:
     from vol_pipeline.defs.assets.executions import BAR_LOOKBACK, DISPATCH, FEATURES_LOOKBACK, _new_york_day_start
     from vol_pipeline.defs.assets.lane_features import FEATURES, LOOKBACK_MINUTES
     from vol_pipeline.defs.assets.signals import RULES
-    from vol_pipeline.schemas import LANE_FEATURES_SCHEMA, check_contract, recommendations_schema, signals_schema
-    from vol_pipeline.schemas_executions import executions_schema
+    from vol_pipeline.contracts import LANE_FEATURES_SCHEMA, check_contract, executions_schema, recommendations_schema, signals_schema
 
     end = minute + timedelta(minutes=1)
 

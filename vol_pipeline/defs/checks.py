@@ -17,7 +17,7 @@ import polars as pl
 
 from vol_pipeline.core.config import SignalRuleSet
 from vol_pipeline.core.volume import final_confidence, volume_multiplier
-from vol_pipeline.schemas import ContractError, check_contract
+from vol_pipeline.contracts import ContractError, check_contract
 
 CONTRACT = "pandera_contract"
 CONFIDENCE_FORMULA = "confidence_formula"
@@ -27,7 +27,7 @@ def contract_spec(asset: str, partitions: dg.PartitionsDefinition) -> dg.AssetCh
     # partitions_def: a single-minute run records the result against its own partition.
     return dg.AssetCheckSpec(
         CONTRACT, asset=asset, blocking=True, partitions_def=partitions,
-        description=f"Every row written to {asset} satisfies its pandera.polars contract (vol_pipeline/schemas.py).",
+        description=f"Every row written to {asset} satisfies its pandera.polars contract (vol_pipeline/contracts/).",
     )
 
 

@@ -52,9 +52,9 @@ def _columns(names: tuple[str, ...], schema) -> dict[str, pl.DataType]:
 
 
 def _tables() -> dict[str, Table]:
-    from vol_pipeline.schemas import BARS_SCHEMA, LANE_FEATURES_SCHEMA, RECOMMENDATIONS_SCHEMA, SIGNALS_SCHEMA
-    from vol_pipeline.schemas_executions import EXECUTIONS_SCHEMA
-    from vol_pipeline.schemas_outcomes import OUTCOMES_SCHEMA
+    from vol_pipeline.contracts import (
+        BARS_SCHEMA, EXECUTIONS_SCHEMA, LANE_FEATURES_SCHEMA, OUTCOMES_SCHEMA, RECOMMENDATIONS_SCHEMA, SIGNALS_SCHEMA,
+    )
 
     quarantine = {"minute_ts": UTC_TS, "source": pl.String, **REJECTED_SCHEMA}
     tables = [

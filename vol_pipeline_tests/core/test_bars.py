@@ -27,7 +27,7 @@ from vol_pipeline.core.bars import (
     validate_bars,
 )
 from vol_pipeline.core.errors import BadInputError
-from vol_pipeline.schemas import BARS_SCHEMA, ContractError, check_contract
+from vol_pipeline.contracts import BARS_SCHEMA, ContractError, check_contract
 from vol_pipeline.sources.base import with_provenance
 
 UNIQUE_CONFLICT = "ticker, ts failed 'unique' (duplicate bar with conflicting values)"

@@ -11,8 +11,7 @@ from polars.testing import assert_frame_equal
 
 from vol_pipeline.core.dispatch import EXECUTION_COLUMNS, GATES, DispatchConfig, dispatch
 from vol_pipeline.core.recommendations import RECOMMENDATION_COLUMNS
-from vol_pipeline.schemas import ContractError, check_contract
-from vol_pipeline.schemas_executions import EXECUTIONS_SCHEMA
+from vol_pipeline.contracts import ContractError, EXECUTIONS_SCHEMA, check_contract
 
 T0 = datetime(2026, 11, 23, 14, 30, tzinfo=timezone.utc)  # Monday 09:30 New York
 UTC = pl.Datetime("us", "UTC")

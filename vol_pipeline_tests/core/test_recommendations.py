@@ -12,7 +12,7 @@ from polars.testing import assert_frame_equal
 from vol_pipeline.core.config import SignalRuleSet
 from vol_pipeline.core.recommendations import RECOMMENDATION_COLUMNS, recommend
 from vol_pipeline.core.signals import evaluate_signals
-from vol_pipeline.schemas import RECOMMENDATIONS_SCHEMA, check_contract
+from vol_pipeline.contracts import RECOMMENDATIONS_SCHEMA, check_contract
 from vol_pipeline_tests.core.feature_rows import T0, feature_row, features_frame, minute
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from vol_pipeline.core.config import SignalRuleSet
 from vol_pipeline.core.signals import SIGNAL_COLUMNS, evaluate_signals
-from vol_pipeline.schemas import SIGNALS_SCHEMA, check_contract, signals_schema
+from vol_pipeline.contracts import SIGNALS_SCHEMA, check_contract, signals_schema
 from vol_pipeline_tests.core.feature_rows import feature_row, features_frame
 
 # --- plain-Python reference of the v1 rules ------------------------------------------------

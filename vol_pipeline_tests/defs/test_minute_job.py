@@ -33,8 +33,7 @@ from vol_pipeline.core.signals import evaluate_signals
 from vol_pipeline.definitions import build_definitions
 from vol_pipeline.defs.partitions import partition_key, register_minutes
 from vol_pipeline.runs import QUIET_RUN_CONFIG, cli_instance, failure_message, materialize_ranges
-from vol_pipeline.schemas import RECOMMENDATIONS_SCHEMA, check_contract
-from vol_pipeline.schemas_executions import EXECUTIONS_SCHEMA
+from vol_pipeline.contracts import EXECUTIONS_SCHEMA, RECOMMENDATIONS_SCHEMA, check_contract
 from vol_pipeline.settings import Settings
 from vol_pipeline.sources.synthetic import SyntheticBarSource
 from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse

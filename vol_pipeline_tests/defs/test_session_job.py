@@ -39,8 +39,7 @@ from vol_pipeline.definitions import build_definitions
 from vol_pipeline.defs.partitions import partition_key, register_minutes
 from vol_pipeline.defs.run_errors import unrepaired_failures
 from vol_pipeline.runs import QUIET_RUN_CONFIG, cli_instance, materialize_ranges, materialize_session
-from vol_pipeline.schemas import check_contract
-from vol_pipeline.schemas_outcomes import OUTCOMES_SCHEMA
+from vol_pipeline.contracts import OUTCOMES_SCHEMA, check_contract
 from vol_pipeline.settings import Settings
 from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse
 from vol_pipeline.storage.tables import TABLES

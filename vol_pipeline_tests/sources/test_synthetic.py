@@ -95,7 +95,7 @@ def test_no_bars_on_a_holiday():
 
 
 def test_bars_pass_the_bars_schema(day_bars):
-    from vol_pipeline.schemas import BARS_SCHEMA, check_contract
+    from vol_pipeline.contracts import BARS_SCHEMA, check_contract
 
     assert dict(day_bars.schema) == BAR_SCHEMA
     fetched = SyntheticBarSource(seed=7).fetch(day_bars["ts"].min(), day_bars["ts"].max() + timedelta(minutes=1))

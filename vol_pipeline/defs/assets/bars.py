@@ -11,7 +11,7 @@ from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs,
 from vol_pipeline.defs.checks import contract_result, contract_spec, checked_outputs
 from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.resources import BarSourceResource, WarehouseResource
-from vol_pipeline.schemas import BARS_SCHEMA
+from vol_pipeline.contracts import BARS_SCHEMA
 from vol_pipeline.sources.errors import SOURCE_ERRORS
 
 

@@ -22,7 +22,7 @@ from vol_pipeline.defs.checks import contract_result, contract_spec, checked_out
 from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.partitions import LIVE_TRIGGERS, TRIGGER_TAG
 from vol_pipeline.defs.resources import WarehouseResource
-from vol_pipeline.schemas_executions import executions_schema
+from vol_pipeline.contracts import executions_schema
 
 DISPATCH = DispatchConfig()
 # The newest bar can be at most this old and still pass the freshness gate: read no further back.

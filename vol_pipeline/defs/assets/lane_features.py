@@ -17,7 +17,7 @@ from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs,
 from vol_pipeline.defs.checks import contract_result, contract_spec, checked_outputs
 from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.resources import WarehouseResource
-from vol_pipeline.schemas import lane_features_schema
+from vol_pipeline.contracts import lane_features_schema
 
 FEATURES = FeatureConfig()
 # Twice the bars the kernel needs, so sparse tickers (minutes without trades) still have

@@ -13,7 +13,7 @@ from vol_pipeline.defs.checks import contract_result, contract_spec, checked_out
 from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.resources import WarehouseResource
 from vol_pipeline.defs.session_partitions import session_bounds, session_of_key
-from vol_pipeline.schemas_outcomes import OUTCOMES_SCHEMA
+from vol_pipeline.contracts import OUTCOMES_SCHEMA
 
 
 def build_outcomes(sessions: dg.PartitionsDefinition) -> dg.AssetsDefinition:

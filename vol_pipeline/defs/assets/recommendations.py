@@ -18,7 +18,7 @@ from vol_pipeline.defs.assets.signals import RULES
 from vol_pipeline.defs.checks import confidence_result, confidence_spec, contract_result, contract_spec, checked_outputs
 from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.resources import WarehouseResource
-from vol_pipeline.schemas import recommendations_schema
+from vol_pipeline.contracts import recommendations_schema
 
 
 def build_recommendations(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:

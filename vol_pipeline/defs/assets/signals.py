@@ -8,7 +8,7 @@ from vol_pipeline.core.signals import evaluate_signals
 from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs
 from vol_pipeline.defs.checks import contract_result, contract_spec, checked_outputs
 from vol_pipeline.defs.metadata import summary
-from vol_pipeline.schemas import signals_schema
+from vol_pipeline.contracts import signals_schema
 
 RULES = SignalRuleSet()
 

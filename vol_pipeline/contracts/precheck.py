@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-POLARS_EXPR = "polars_expr"  # the attribute schemas.py sets on its expression checks
+POLARS_EXPR = "polars_expr"  # the attribute contracts/base.py sets on its expression checks
 
 
 def _builtin(check: pa.Check, column: pl.Expr) -> pl.Expr | None:

@@ -10,7 +10,7 @@ import pytest
 from vol_pipeline.core.features import lane_features
 from vol_pipeline.core.recommendations import recommend
 from vol_pipeline.core.signals import evaluate_signals
-from vol_pipeline.schemas import (
+from vol_pipeline.contracts import (
     BARS_SCHEMA,
     LANE_FEATURES_SCHEMA,
     RECOMMENDATIONS_SCHEMA,

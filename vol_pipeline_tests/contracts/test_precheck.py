@@ -11,13 +11,12 @@ import pandera.polars as pa
 import polars as pl
 import pytest
 
-from vol_pipeline.contract_precheck import passes
+from vol_pipeline.contracts.precheck import passes
 from vol_pipeline.core.dispatch import DispatchConfig, dispatch
 from vol_pipeline.core.features import lane_features
 from vol_pipeline.core.recommendations import recommend
 from vol_pipeline.core.signals import evaluate_signals
-from vol_pipeline.schemas import BARS_SCHEMA, LANE_FEATURES_SCHEMA, RECOMMENDATIONS_SCHEMA, SIGNALS_SCHEMA
-from vol_pipeline.schemas_executions import executions_schema
+from vol_pipeline.contracts import BARS_SCHEMA, LANE_FEATURES_SCHEMA, RECOMMENDATIONS_SCHEMA, SIGNALS_SCHEMA, executions_schema
 from vol_pipeline.sources.synthetic import SyntheticBarSource
 from vol_pipeline.sources.base import with_provenance
 

@@ -1,0 +1,98 @@
+"""The signals and recommendations contracts: confidence = min(1, base x volume multiplier)."""
+
+from __future__ import annotations
+
+import pandera.polars as pa
+import polars as pl
+
+from vol_pipeline.contracts.base import UTC_TS, column, equals, expr_check, unit_interval
+from vol_pipeline.core.config import SignalRuleSet
+from vol_pipeline.core.volume import final_confidence, volume_multiplier
+
+
+def _confidence_checks(rules: SignalRuleSet) -> list[pa.Check]:
+    expected_mult = volume_multiplier(pl.col("volume_ratio"), rules)
+    expected_conf = final_confidence(pl.col("base_confidence"), expected_mult)
+    return [
+        expr_check("volume_mult = multiplier(volume_ratio)", equals(pl.col("volume_mult"), expected_mult)),
+        expr_check("confidence = min(1, base_confidence * multiplier(volume_ratio))",
+                    equals(pl.col("confidence"), expected_conf)),
+    ]
+
+
+def signals_schema(rules: SignalRuleSet = SignalRuleSet()) -> pa.DataFrameSchema:
+    hold = pl.col("action") == "HOLD"
+    return pa.DataFrameSchema(
+        {
+            "ticker": column(pl.String),
+            "ts": column(UTC_TS),
+            "rule_version": column(pl.String),
+            "rule": column(pl.String, checks=[pa.Check.isin(["BULLISH_ENTRY", "BEARISH_ENTRY", "NO_SETUP", "VOLUME_TOO_LOW"])]),
+            "action": column(pl.String, checks=[pa.Check.isin(["BUY", "SELL", "HOLD"])]),
+            "instrument_type": column(pl.String, nullable=True, checks=[pa.Check.isin(["CALL", "PUT", "STOCK"])]),
+            "direction": column(pl.String, nullable=True, checks=[pa.Check.isin(["LONG", "SHORT"])]),
+            "close": column(pl.Float64),
+            "sma20": column(pl.Float64),
+            "sma50": column(pl.Float64),
+            "distance_sma20": column(pl.Float64),
+            "trend_state": column(pl.Int32),
+            "recent_vol": column(pl.Float64),
+            "vol_ratio": column(pl.Float64, nullable=True),
+            "vol_regime": column(pl.String, checks=[pa.Check.isin(["compressed", "normal", "high", "unknown"])]),
+            "sentiment_score": column(pl.Float64, checks=[pa.Check.in_range(-1.0, 1.0)]),
+            "news_count": column(pl.Int64, checks=[pa.Check.ge(0)]),
+            "sentiment_strength": unit_interval(False),
+            "trend_alignment": unit_interval(True),
+            "setup_quality": unit_interval(False),
+            "vol_appropriateness": unit_interval(False),
+            "base_confidence": unit_interval(True),
+            "volume_ratio": column(pl.Float64, nullable=True, checks=[pa.Check.ge(0)]),
+            "volume_mult": column(pl.Float64),
+            "volume_assessment": column(pl.String),
+            "confidence": unit_interval(True),
+        },
+        checks=[
+            *_confidence_checks(rules),
+            expr_check("HOLD exactly when no instrument", hold == pl.col("instrument_type").is_null()),
+            expr_check("VOLUME_TOO_LOW exactly when a direction meets multiplier 0",
+                        (pl.col("rule") == "VOLUME_TOO_LOW") == (pl.col("direction").is_not_null() & (pl.col("volume_mult") == 0))),
+        ],
+        unique=["ticker", "ts"],
+        strict=True,
+        name="signals",
+    )
+
+
+def recommendations_schema(rules: SignalRuleSet = SignalRuleSet()) -> pa.DataFrameSchema:
+    reason = pl.col("reason")
+    return pa.DataFrameSchema(
+        {
+            "id": column(pl.String, unique=True),
+            "ticker": column(pl.String),
+            "ts": column(UTC_TS),
+            "action": column(pl.String, checks=[pa.Check.isin(["BUY", "SELL"])]),
+            "instrument_type": column(pl.String, checks=[pa.Check.isin(["CALL", "PUT", "STOCK"])]),
+            "rule": column(pl.String, checks=[pa.Check.isin(["BULLISH_ENTRY", "BEARISH_ENTRY"])]),
+            "rule_version": column(pl.String),
+            "base_confidence": unit_interval(False),
+            "volume_ratio": column(pl.Float64, nullable=True, checks=[pa.Check.ge(0)]),
+            "volume_mult": column(pl.Float64, checks=[pa.Check.gt(0)]),
+            "volume_assessment": column(pl.String),
+            "confidence": unit_interval(False),
+            "reason": column(pl.String),
+        },
+        checks=[
+            *_confidence_checks(rules),
+            expr_check("reason has volume.volume_mult = volume_mult",
+                        reason.str.json_path_match("$.volume.volume_mult").cast(pl.Float64) == pl.col("volume_mult")),
+            expr_check("reason has the rule-set version",
+                        reason.str.json_path_match("$.version") == pl.col("rule_version")),
+        ],
+        unique=["ticker", "ts"],
+        strict=True,
+        name="recommendations",
+    )
+
+
+SIGNALS_SCHEMA = signals_schema()
+RECOMMENDATIONS_SCHEMA = recommendations_schema()
