@@ -1,0 +1,107 @@
+"""The watchlist engine (reference §7): which tickers the signal engine evaluates.
+
+Every ticker of the universe with features gets watch_score =
+clamp01(0.35 sentiment_pressure + 0.25 setup_quality + 0.20 vol_score + 0.20 trend_alignment)
+from its latest lane_features row and its news of the last 60 minutes; the top 30 by score
+are on the watchlist (ranks 1..30), every other ticker gets rank 999 and score 0 when it had
+no features. Components are kept as columns so the UI and `explain` can show them.
+
+One defect of the original is fixed (reference §10.3): it took the mean FinBERT
+*confidence* (always >= 0) as the news direction, so any news read as bullish and
+downtrends were penalised. Here the direction is the mean *directional* score (+score
+positive, -score negative, 0 neutral), and pressure uses its absolute value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import polars as pl
+
+OFF_LIST_RANK = 999
+WATCHLIST_COLUMNS = (
+    "ticker", "as_of", "watch_score", "rank", "in_watchlist", "news_count", "avg_sentiment",
+    "news_age_s", "sentiment_pressure", "setup_quality", "vol_ratio", "vol_score", "trend_state",
+    "trend_alignment", "close", "sma20", "sma50",
+)
+
+
+@dataclass(frozen=True)
+class WatchlistConfig:
+    size: int = 30
+    news_minutes: int = 60
+    weights: tuple[float, float, float, float] = (0.35, 0.25, 0.20, 0.20)  # pressure, setup, vol, trend
+    setup_scale: float = 0.01  # |distance_sma20| at which setup quality reaches 0
+    direction_deadband: float = 0.05
+
+
+def _clamp01(expr: pl.Expr) -> pl.Expr:
+    return expr.clip(0.0, 1.0)
+
+
+def _news_by_ticker(item_mentions: pl.DataFrame, as_of: datetime, config: WatchlistConfig) -> pl.DataFrame:
+    """news_count, mean directional score and age of the newest item, over (as_of - 60 min, as_of]."""
+    since = as_of - timedelta(minutes=config.news_minutes)
+    label, score = pl.col("label"), pl.col("score")
+    directional = pl.when(label == "positive").then(score).when(label == "negative").then(-score).otherwise(0.0)
+    return (
+        item_mentions.filter((pl.col("published_at") > since) & (pl.col("published_at") <= as_of))
+        .group_by("ticker")
+        .agg(news_count=pl.len(), avg_sentiment=directional.mean(), newest=pl.col("published_at").max())
+        .with_columns(news_age_s=(pl.lit(as_of) - pl.col("newest")).dt.total_microseconds() / 1e6)
+        .drop("newest")
+    )
+
+
+def watchlist(
+    latest_features: pl.DataFrame,
+    item_mentions: pl.DataFrame,
+    universe: tuple[str, ...],
+    as_of: datetime,
+    config: WatchlistConfig = WatchlistConfig(),
+) -> pl.DataFrame:
+    """WATCHLIST_COLUMNS, one row per universe ticker, best first. `latest_features` holds
+    one lane_features row per ticker (the newest at `as_of`)."""
+    w_pressure, w_setup, w_vol, w_trend = config.weights
+    horizon_s = config.news_minutes * 60.0
+    news = _news_by_ticker(item_mentions, as_of, config)
+    avg, age = pl.col("avg_sentiment"), pl.col("news_age_s")
+    direction = pl.when(avg > config.direction_deadband).then(1).when(avg < -config.direction_deadband).then(-1).otherwise(0)
+    trend = pl.col("trend_state")
+    # The original's `or 1.0`: a missing or zero ratio scores as normal volume.
+    vol_ratio = pl.when(pl.col("vol_ratio").is_null() | (pl.col("vol_ratio") == 0)).then(1.0).otherwise(pl.col("vol_ratio"))
+    scored = (
+        latest_features.filter(pl.col("ticker").is_in(universe))
+        .select("ticker", "close", "sma20", "sma50", "distance_sma20", "trend_state", "vol_ratio")
+        .join(news, on="ticker", how="left")
+        .with_columns(
+            news_count=pl.col("news_count").fill_null(0).cast(pl.Int64),
+            avg_sentiment=avg.fill_null(0.0),
+            news_age_s=age.fill_null(horizon_s),
+        )
+        .with_columns(
+            sentiment_pressure=_clamp01(0.50 * _clamp01(avg.abs()) + 0.30 * _clamp01(pl.col("news_count") / 5)
+                                        + 0.20 * _clamp01(1 - age / horizon_s)),
+            setup_quality=_clamp01(1 - pl.col("distance_sma20").abs() / config.setup_scale),
+            vol_score=_clamp01((vol_ratio - 0.7) / 0.8),
+            trend_alignment=pl.when((trend == 0) | (direction == 0)).then(0.5)
+            .when(trend == direction).then(1.0).otherwise(0.0),
+        )
+        .with_columns(
+            watch_score=_clamp01(w_pressure * pl.col("sentiment_pressure") + w_setup * pl.col("setup_quality")
+                                 + w_vol * pl.col("vol_score") + w_trend * pl.col("trend_alignment"))
+        )
+    )
+    unscored = pl.DataFrame({"ticker": sorted(set(universe) - set(scored["ticker"]))}, schema={"ticker": pl.String})
+    ranked = (
+        pl.concat([scored, unscored], how="diagonal_relaxed")
+        .with_columns(pl.col("watch_score").fill_null(0.0), pl.col("news_count").fill_null(0))
+        .sort(["watch_score", "ticker"], descending=[True, False], nulls_last=True)
+        .with_columns(_scored=pl.col("sentiment_pressure").is_not_null())
+        .with_columns(_place=pl.col("_scored").cum_sum())
+        .with_columns(in_watchlist=pl.col("_scored") & (pl.col("_place") <= config.size))
+        .with_columns(rank=pl.when(pl.col("in_watchlist")).then(pl.col("_place")).otherwise(OFF_LIST_RANK).cast(pl.Int32))
+        .sort(["rank", "watch_score", "ticker"], descending=[False, True, False])
+    )
+    return ranked.with_columns(as_of=pl.lit(as_of)).select(WATCHLIST_COLUMNS)
