@@ -177,6 +177,9 @@ VALUE_OPTIONS = {
     ("fetch", "end"): "parsed as a date",
     ("fetch", "out"): "an output file",
     ("fetch", "feed"): "argparse choices iex/sip",
+    ("classify", "news"): "a file read by polars; never reaches the warehouse",
+    ("classify", "out"): "an output file",
+    ("classify", "tickers"): "a universe compared in polars",
 }
 DATE_OPTIONS = {("generate", "start"), ("demo", "session"), ("report", "session_date"), ("whatif", "date_from"),
                 ("whatif", "date_to"), ("fetch", "start"), ("fetch", "end")}

@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--out", required=True, help="output file (.csv or .parquet)")
     fetch.add_argument("--feed", choices=("iex", "sip"), help="Alpaca feed (default VOL_PIPELINE_ALPACA_FEED or iex)")
 
+    classify = _command(commands, "classify", "news:classify",
+                        "label a news file's headlines (sentiment label and score, tickers named) without Dagster")
+    classify.add_argument("--news", required=True, help="news file (.jsonl, .csv or .parquet): published, title, ...")
+    classify.add_argument("--out", required=True, help="output file (.jsonl, .csv or .parquet)")
+    classify.add_argument("--tickers", help="universe, e.g. AAPL,MSFT (default VOL_PIPELINE_TICKERS or the seed's 7)")
+
     demo = _command(commands, "demo", "platform:demo",
                     "materialize a synthetic session through the Dagster job into the embedded warehouse")
     demo.add_argument("--session", type=_iso_date, help="NYSE session to run (default: the last one before today)")
