@@ -72,3 +72,16 @@ def test_an_unusable_file_is_one_line_and_exit_2(clean_env, tmp_path, capfd, nam
     (line,) = result["stderr"].strip().splitlines()
     assert result["code"] == 2 and message in line, result
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_classify_imports_neither_dagster_nor_pandera(tmp_path):
+    import subprocess
+    import sys
+
+    news, out = news_file(tmp_path / "n.jsonl"), tmp_path / "o.parquet"
+    code = ("import sys; from vol_pipeline.cli import main; "
+            f"rc = main(['classify', '--news', {str(news)!r}, '--out', {str(out)!r}]); "
+            "print(rc, 'dagster' in sys.modules, 'pandera' in sys.modules, 'pandas' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "0 False False False"
