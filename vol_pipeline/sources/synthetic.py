@@ -11,7 +11,6 @@ log-normal noise; occasional volume surges that come with a price move; sparse m
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -22,36 +21,9 @@ from vol_pipeline.core.bars import BAR_COLUMNS, BAR_SCHEMA
 from vol_pipeline.core.calendar import session_minutes_utc, sessions_between, sessions_from
 from vol_pipeline.core.config import DEFAULT_TICKERS
 from vol_pipeline.sources.base import QUARANTINE_SCHEMA, with_provenance
+from vol_pipeline.sources.counter_rng import normal, splitmix64, ticker_ids, uniform
 
 BAR_LENGTH = timedelta(minutes=1)
-_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
-
-
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        z = x + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return (z ^ (z >> np.uint64(31))) & _MASK
-
-
-def _uniform(keys: np.ndarray, stream: int) -> np.ndarray:
-    """Uniform [0, 1) per key, independent per stream."""
-    with np.errstate(over="ignore"):
-        mixed = _splitmix64(keys ^ _splitmix64(np.full_like(keys, stream)))
-    return (mixed >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
-
-
-def _normal(keys: np.ndarray, stream: int) -> np.ndarray:
-    u1 = np.maximum(_uniform(keys, 2 * stream), 1e-300)
-    u2 = _uniform(keys, 2 * stream + 1)
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
-
-
-def _ticker_ids(tickers: list[str]) -> np.ndarray:
-    return np.array([zlib.crc32(t.encode()) for t in tickers], dtype=np.uint64)
-
-
 @dataclass(frozen=True)
 class SyntheticBarSource:
     """Seeded synthetic NYSE bars. `session_bars` and `generate` return BAR_SCHEMA frames;
@@ -93,30 +65,30 @@ class SyntheticBarSource:
         tickers = list(self.tickers)
         n_t, n_m = len(tickers), len(minutes)
         day_key = np.uint64(self.seed) * np.uint64(1_000_003) + np.uint64(session.toordinal())
-        ticker_keys = _splitmix64(_ticker_ids(tickers) ^ _splitmix64(np.array([day_key], dtype=np.uint64)))
+        ticker_keys = splitmix64(ticker_ids(tickers) ^ splitmix64(np.array([day_key], dtype=np.uint64)))
         keys = ticker_keys[:, None] + np.arange(n_m, dtype=np.uint64)[None, :]  # (tickers, minutes)
 
         # Per-ticker character, stable across days: price level, minute volatility, liquidity.
-        static = _ticker_ids(tickers)
-        base_price = 20.0 + 480.0 * _uniform(static, 101)
-        sigma = 0.0006 + 0.0012 * _uniform(static, 102)
-        base_volume = 2_000.0 + 40_000.0 * _uniform(static, 103)
-        day_open = base_price * np.exp(0.03 * _normal(ticker_keys, 104))
+        static = ticker_ids(tickers)
+        base_price = 20.0 + 480.0 * uniform(static, 101)
+        sigma = 0.0006 + 0.0012 * uniform(static, 102)
+        base_volume = 2_000.0 + 40_000.0 * uniform(static, 103)
+        day_open = base_price * np.exp(0.03 * normal(ticker_keys, 104))
 
-        surge = _uniform(keys, 1) < self.surge_rate
-        surge_sign = np.where(_uniform(keys, 2) < 0.5, -1.0, 1.0)
-        returns = sigma[:, None] * _normal(keys, 3) + surge * surge_sign * 2.5 * sigma[:, None]
+        surge = uniform(keys, 1) < self.surge_rate
+        surge_sign = np.where(uniform(keys, 2) < 0.5, -1.0, 1.0)
+        returns = sigma[:, None] * normal(keys, 3) + surge * surge_sign * 2.5 * sigma[:, None]
         closes = day_open[:, None] * np.exp(np.cumsum(returns, axis=1))
         opens = np.concatenate([day_open[:, None], closes[:, :-1]], axis=1)
-        wick = sigma[:, None] * np.abs(_normal(keys, 4)) * 0.5
+        wick = sigma[:, None] * np.abs(normal(keys, 4)) * 0.5
         highs = np.maximum(opens, closes) * (1 + wick)
         lows = np.minimum(opens, closes) * (1 - wick)
 
         position = np.linspace(-1.0, 1.0, n_m)[None, :]
         u_shape = 1.0 + 1.5 * position**2  # busy open and close, quiet lunch
-        noise = np.exp(0.35 * _normal(keys, 5))
-        volumes = base_volume[:, None] * u_shape * noise * np.where(surge, 3.0 + 5.0 * _uniform(keys, 6), 1.0)
-        present = _uniform(keys, 7) >= self.missing_minute_rate
+        noise = np.exp(0.35 * normal(keys, 5))
+        volumes = base_volume[:, None] * u_shape * noise * np.where(surge, 3.0 + 5.0 * uniform(keys, 6), 1.0)
+        present = uniform(keys, 7) >= self.missing_minute_rate
         present[:, 0] = True
 
         rounded = {name: np.round(values, 2) for name, values in
