@@ -144,19 +144,9 @@ def build(label: str, single_minutes: int) -> Built:
 
 
 def new_browser(profile: Path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
+    from vol_pipeline_tests.test_ui_browser import start_chromium
 
-    from vol_pipeline_tests.test_ui_browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, UI_TIMEOUT_S
-
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(UI_TIMEOUT_S)
-    return driver
+    return start_chromium(profile)
 
 
 def pages(built: Built, url: str, checks: dict[str, list[str]]) -> dict[str, tuple[str, list[str]]]:

@@ -208,15 +208,13 @@ def ui(tmp_path_factory) -> Iterator[Ui]:
 
 
 # --- browser -----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    require_browser()
+def start_chromium(profile: Path):
+    """Debian's headless Chromium through its ChromeDriver, on its own profile folder (also
+    used by benchmarks/bench_ui.py)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    profile = tmp_path_factory.mktemp("chromium_profile")
     options = Options()
     options.binary_location = str(CHROMIUM)
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
@@ -224,6 +222,15 @@ def browser(tmp_path_factory):
     # Explicit driver and binary: Selenium Manager would otherwise try to download them.
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(UI_TIMEOUT_S)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    require_browser()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    profile = tmp_path_factory.mktemp("chromium_profile")
+    driver = start_chromium(profile)
     try:
         yield driver
     finally:
