@@ -49,8 +49,21 @@ def session_report(
             "recommendations_after": distribution(recommendations["confidence"]),
         },
         "multiplier_buckets": _buckets(directional),
+        "sentiment": _sentiment(signals),
         "outcomes": {**trade_stats(outcomes), **_exits(outcomes)},
         "win_rate_by_bucket": _win_rate_by_bucket(outcomes, recommendations),
+    }
+
+
+def _sentiment(signals: pl.DataFrame) -> dict:
+    """Whether news reached the signals: without a news source every signal has 0 news and
+    sentiment cannot gate or add confidence (base confidence then tops out at 0.70)."""
+    with_news = signals.filter(pl.col("news_count") > 0)
+    return {
+        "on": with_news.height > 0,
+        "signals": signals.height,
+        "signals_with_news": with_news.height,
+        "mean_abs_score": float(with_news["sentiment_score"].abs().mean()) if with_news.height else None,
     }
 
 

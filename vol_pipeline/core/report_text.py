@@ -18,6 +18,14 @@ def _distribution(stats: dict) -> str:
             f"range {stats['min']:.2f}-{stats['max']:.2f}; {stats['share_in_expected_range']:.0%} in 30-70%)")
 
 
+def _sentiment(sentiment: dict) -> str:
+    if not sentiment["on"]:
+        return (f"  sentiment: off (none of the {sentiment['signals']} signals had news; without a news "
+                "source sentiment scores 0 and its gate is off)")
+    return (f"  sentiment: on ({sentiment['signals_with_news']} of {sentiment['signals']} signals had news, "
+            f"mean |score| {sentiment['mean_abs_score']:.2f})")
+
+
 def render(report: dict) -> str:
     """Every section of a stored report (core.report + what_if + checklist), one line each."""
     coverage, recs, dispatch = report["coverage"], report["recommendations"], report["dispatch"]
@@ -36,6 +44,7 @@ def render(report: dict) -> str:
         f"  confidence of recommendations: {_distribution(confidence['recommendations_after'])}",
         "  multiplier buckets (directional signals, seed expectation): " + ", ".join(
             f"{row['bucket']} {_pct(row['share'])} ({row['expected_share']:.0%})" for row in report["multiplier_buckets"]),
+        *([_sentiment(report["sentiment"])] if "sentiment" in report else []),
         f"  win rate: {_pct(outcomes['win_rate'])} ({outcomes['wins']} of {outcomes['trades']} trades; "
         f"P&L {outcomes['pnl']:,.2f}; exits: {_counts(outcomes['by_exit_reason'])})",
         "  win rate by multiplier bucket: " + ", ".join(

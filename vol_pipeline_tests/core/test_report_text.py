@@ -6,6 +6,7 @@ import copy
 import json
 from datetime import date, datetime, timezone
 
+import polars as pl
 import pytest
 
 from vol_pipeline.core.checklist import seed_checklist
@@ -125,3 +126,27 @@ def test_render_a_stored_synthetic_report():
             f"{row['variant']}: {row['recommendations']} recommendations, {row['executions']} executions")
     assert len([ln for ln in text.splitlines() if ln.startswith("    [")]) == 6
     assert line(text, "no_run_errors").strip() == "[ok] no_run_errors: none"
+
+
+def test_the_report_says_whether_sentiment_reached_the_signals():
+    bars = SyntheticBarSource(tickers=("AAPL", "MSFT")).session_bars(SESSION)
+    features = lane_features(bars)
+    without = evaluate_signals(features)
+    rep = session_report(SESSION, bars, features, without, recommend(without), *(table(n).empty() for n in ("executions", "outcomes")))
+    assert rep["sentiment"] == {"on": False, "signals": without.height, "signals_with_news": 0, "mean_abs_score": None}
+    assert line(render(rep), "  sentiment:").strip() == (
+        f"sentiment: off (none of the {without.height} signals had news; without a news source sentiment scores 0 "
+        "and its gate is off)")
+
+    news = pl.DataFrame({"ticker": ["AAPL"], "sentiment_score": [-0.8], "news_count": [2]})
+    with_news = evaluate_signals(features, sentiment=news)
+    rep = session_report(SESSION, bars, features, with_news, recommend(with_news), *(table(n).empty() for n in ("executions", "outcomes")))
+    aapl = with_news.filter(pl.col("ticker") == "AAPL").height
+    assert rep["sentiment"]["on"] and rep["sentiment"]["signals_with_news"] == aapl
+    assert line(render(rep), "  sentiment:").strip() == f"sentiment: on ({aapl} of {with_news.height} signals had news, mean |score| 0.80)"
+
+
+def test_a_report_stored_before_the_sentiment_section_still_renders(empty_report):
+    rep = copy.deepcopy(empty_report)
+    rep.pop("sentiment")
+    assert "sentiment:" not in render(rep) and "win rate:" in render(rep)
