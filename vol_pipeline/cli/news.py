@@ -33,11 +33,9 @@ def _write(frame, out: Path) -> None:
 
 
 def classify(args: argparse.Namespace) -> str:
-    import polars as pl
-
     from vol_pipeline.classifiers.base import default_classifier
+    from vol_pipeline.classifiers.labelling import label_items
     from vol_pipeline.core.errors import BadInputError
-    from vol_pipeline.core.tickers import ticker_mentions
     from vol_pipeline.sources.files import sidecar_path
     from vol_pipeline.sources.news_file import read_news_file
 
@@ -50,15 +48,7 @@ def classify(args: argparse.Namespace) -> str:
     except BadInputError as error:
         raise CliError(str(error)) from None
     classifier = default_classifier()
-    text = pl.concat_str(pl.col("title"), pl.col("summary").fill_null(""), separator=" ").str.strip_chars()
-    named = items.select(ticker_mentions(text, universe).alias("found"))["found"]
-    scored = pl.concat([items, classifier.classify(items.select(text.alias("text"))["text"])], how="horizontal")
-    labelled = scored.with_columns(
-        # Tickers the file gives are kept (within the universe); those the text names are added.
-        tickers=pl.concat_list(pl.col("tickers").fill_null([]).list.eval(pl.element().filter(pl.element().is_in(universe))),
-                               named).list.unique().list.sort(),
-        classifier=pl.lit(classifier.name),
-    )
+    labelled = label_items(items, classifier, universe)
     _write(labelled, out)
     counts = labelled["label"].value_counts().sort("label").rows()
     summary = (f"labelled {labelled.height} headlines ({', '.join(f'{n} {label}' for label, n in counts) or 'none'}) "

@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 
 from vol_pipeline.storage import revisions
-from vol_pipeline.storage.tables import TABLES, Table, table, window_rows
+from vol_pipeline.storage.tables import TABLES, Table, new_rows, table, window_rows
 
 DUCKDB_TYPES = {
     pl.String: "VARCHAR",
@@ -117,6 +117,19 @@ class DuckDBWarehouse:
             con.execute(f"DELETE FROM {tbl.name} WHERE minute_ts IS NULL AND source = ?", [source])
             self._insert(con, tbl, rows.select(list(tbl.columns)).cast(tbl.columns))
             con.execute("COMMIT")
+
+    def insert_new(self, table_name: str, frame: pl.DataFrame) -> int:
+        tbl, rows = new_rows(table_name, frame)
+        if not rows.height:
+            return 0
+        match = " AND ".join(f"stored.{c} = incoming.{c}" for c in tbl.key)
+        with self._writer() as con:
+            self._create_tables(con)
+            con.register("incoming", rows.to_arrow())
+            inserted = con.execute(f"INSERT INTO {tbl.name} BY NAME SELECT * FROM incoming WHERE NOT EXISTS "
+                                   f"(SELECT 1 FROM {tbl.name} AS stored WHERE {match})").fetchone()[0]
+            con.unregister("incoming")
+        return int(inserted)
 
     @staticmethod
     def _insert(con: duckdb.DuckDBPyConnection, tbl: Table, rows: pl.DataFrame) -> None:

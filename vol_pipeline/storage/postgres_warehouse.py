@@ -23,7 +23,7 @@ import polars as pl
 
 from vol_pipeline.storage.postgres_url import driver_url, redacted
 from vol_pipeline.storage import revisions
-from vol_pipeline.storage.tables import Table, table, window_rows
+from vol_pipeline.storage.tables import Table, new_rows, table, window_rows
 
 PG_TYPES = {pl.String: "text", pl.Float64: "float8", pl.Int64: "int8", pl.Int32: "int4", pl.Boolean: "bool"}
 STAGE = "vol_pipeline_stage"  # = revisions.STAGE: the staged rows of a write (temporary table)
@@ -129,6 +129,26 @@ class PostgresWarehouse:
         rows = rows.select(list(tbl.columns)).cast(tbl.columns)
         self._write(tbl, rows, f"DELETE FROM {tbl.name} WHERE minute_ts IS NULL AND source = $1", (source,),
                     f"{tbl.name}:unplaced:{source}")
+
+    def insert_new(self, table_name: str, frame: pl.DataFrame) -> int:
+        tbl, rows = new_rows(table_name, frame)
+        if not rows.height:
+            return 0
+        columns = ", ".join(_quoted(c) for c in tbl.columns)
+        casts = ", ".join(f"{_quoted(c)}::{_pg_type(tbl, c)}" for c in tbl.columns)
+        key = ", ".join(_quoted(c) for c in tbl.key)  # the table's primary key (migrations)
+        data = rows.to_arrow()
+
+        def write(connection) -> int:
+            with connection.cursor() as cursor:
+                cursor.adbc_ingest(STAGE, data, mode="create", temporary=True)
+                cursor.execute(f"WITH inserted AS (INSERT INTO {tbl.name} ({columns}) SELECT {casts} FROM {STAGE} "
+                               f"ON CONFLICT ({key}) DO NOTHING RETURNING 1) SELECT count(*) FROM inserted")
+                inserted = int(cursor.fetchone()[0])
+                connection.commit()
+            return inserted
+
+        return self._run(write)
 
     def _write(self, tbl: Table, rows: pl.DataFrame, delete_sql: str, params: tuple, lock_key: str,
                record_revisions: bool = False) -> int:

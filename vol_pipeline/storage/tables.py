@@ -42,6 +42,8 @@ class Table:
     # Columns added after the table's first release: the embedded warehouse adds them to
     # an existing file (PostgreSQL has its migrations).
     added_columns: tuple[str, ...] = ()
+    # Set for append-only tables written with `insert_new`: a row whose key is stored is skipped.
+    key: tuple[str, ...] = ()
 
     def empty(self) -> pl.DataFrame:
         return pl.DataFrame(schema=self.columns)
@@ -53,8 +55,10 @@ def _columns(names: tuple[str, ...], schema) -> dict[str, pl.DataType]:
 
 def _tables() -> dict[str, Table]:
     from vol_pipeline.contracts import (
-        BARS_SCHEMA, EXECUTIONS_SCHEMA, LANE_FEATURES_SCHEMA, OUTCOMES_SCHEMA, RECOMMENDATIONS_SCHEMA, SIGNALS_SCHEMA,
+        BARS_SCHEMA, EXECUTIONS_SCHEMA, LANE_FEATURES_SCHEMA, NEWS_ITEMS_SCHEMA, NEWS_SENTIMENT_SCHEMA, OUTCOMES_SCHEMA,
+        RECOMMENDATIONS_SCHEMA, SIGNALS_SCHEMA,
     )
+    from vol_pipeline.contracts.news import NEWS_ITEM_COLUMNS, NEWS_SENTIMENT_COLUMNS
 
     quarantine = {"minute_ts": UTC_TS, "source": pl.String, **REJECTED_SCHEMA}
     tables = [
@@ -75,6 +79,11 @@ def _tables() -> dict[str, Table]:
               description="each simulated execution walked forward to its exit: price, P&L, R multiple, win"),
         Table("session_report", SESSION_REPORT_COLUMNS, partition_column="session_start", json_columns=("report",),
               description="one report per trading session (JSON): rates, distributions, win rates, what-if, checklist"),
+        # News is stored once per event_uid however often feeds repeat it (insert_new).
+        Table("news_items", _columns(NEWS_ITEM_COLUMNS, NEWS_ITEMS_SCHEMA), partition_column="published_at",
+              key=("event_uid",), description="news items as fetched: title, summary, link, feed, published and fetched times"),
+        Table("news_sentiment", _columns(NEWS_SENTIMENT_COLUMNS, NEWS_SENTIMENT_SCHEMA), partition_column="known_at",
+              key=("event_uid",), description="each news item's tickers and its classifier label and score, by when it was known"),
     ]
     return {t.name: t for t in tables}
 
@@ -101,3 +110,16 @@ def window_rows(tbl: Table, frame: pl.DataFrame, start: datetime, end: datetime)
             f"e.g. {outside.row(0, named=True)}"
         )
     return rows
+
+
+def new_rows(table_name: str, frame: pl.DataFrame) -> tuple[Table, pl.DataFrame]:
+    """An append-only table and `frame` in its columns, one row per key (the first)."""
+    tbl = table(table_name)
+    if not tbl.key:
+        raise ValueError(f"{tbl.name} is written by partition window (replace), not insert_new")
+    rows = frame.select(list(tbl.columns)).cast(tbl.columns)
+    missing_key = rows.filter(pl.any_horizontal(pl.col(c).is_null() for c in tbl.key))
+    if missing_key.height:
+        raise ValueError(f"{tbl.name}: {missing_key.height} row(s) without {', '.join(tbl.key)}, "
+                         f"e.g. {missing_key.row(0, named=True)}")
+    return tbl, rows.unique(list(tbl.key), keep="first", maintain_order=True)

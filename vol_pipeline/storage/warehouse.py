@@ -20,6 +20,11 @@ class Warehouse(Protocol):
         returns how many revisions that recorded (0 for other tables)."""
         ...
 
+    def insert_new(self, table: str, frame: pl.DataFrame) -> int:
+        """Append the rows of an append-only table (`Table.key` set) whose key is not stored
+        yet; returns how many were new. Repeating it adds nothing."""
+        ...
+
     def replace_unplaced(self, source: str, frame: pl.DataFrame) -> None:
         """Replace the quarantined rows of `source` that belong to no minute."""
         ...

@@ -31,6 +31,7 @@ EXPECTED_VERSIONS = [
     "005_executions",
     "006_outcomes_session_report",
     "007_bar_provenance_revisions",
+    "008_news",
 ]
 # polars type of a TABLES column -> the PostgreSQL types (information_schema.data_type) that hold it
 COMPATIBLE = {
@@ -88,7 +89,7 @@ def migrations_copy(tmp_path, monkeypatch) -> Path:
 
 
 # --- the migration files ------------------------------------------------------------------------
-def test_the_package_ships_the_seven_migrations_in_order():
+def test_the_package_ships_the_migrations_in_order():
     found = migrations()
     assert [m.version for m in found] == EXPECTED_VERSIONS
     for m in found:
@@ -152,12 +153,12 @@ def test_status_before_and_after_upgrade(postgres_url):
 
 
 def test_status_shows_a_new_migration_as_pending(migrated_postgres_url, migrations_copy):
-    (migrations_copy / "007_extra.sql").write_text("CREATE TABLE IF NOT EXISTS extra (x INTEGER);\n")
+    (migrations_copy / "999_extra.sql").write_text("CREATE TABLE IF NOT EXISTS extra (x INTEGER);\n")
     states = {s.version: s for s in status(migrated_postgres_url)}
-    assert states["007_extra"].applied_at is None
+    assert states["999_extra"].applied_at is None
     assert all(states[v].applied_at is not None for v in EXPECTED_VERSIONS)
 
-    assert upgrade(migrated_postgres_url) == ["007_extra"]
+    assert upgrade(migrated_postgres_url) == ["999_extra"]
     assert status(migrated_postgres_url)[-1].applied_at is not None
     assert exists(migrated_postgres_url, "extra")
 
@@ -183,9 +184,9 @@ def test_a_migration_file_changed_after_it_was_applied_is_flagged_and_not_reappl
 
 
 def test_a_deleted_migration_file_does_not_break_status(migrated_postgres_url, migrations_copy):
-    (migrations_copy / "007_bar_provenance_revisions.sql").unlink()
+    (migrations_copy / "008_news.sql").unlink()
     states = status(migrated_postgres_url)
-    assert [s.version for s in states] == EXPECTED_VERSIONS[:6]
+    assert [s.version for s in states] == EXPECTED_VERSIONS[:-1]
     assert upgrade(migrated_postgres_url) == []
 
 
@@ -321,7 +322,7 @@ SELECT * FROM no_such_table;
 def test_a_failing_last_migration_leaves_the_earlier_ones_applied_and_itself_unrecorded(
     postgres_url, migrations_copy
 ):
-    (migrations_copy / "007_broken.sql").write_text(BROKEN_SQL)
+    (migrations_copy / "999_broken.sql").write_text(BROKEN_SQL)
 
     with pytest.raises(psycopg2.Error, match="no_such_table"):
         upgrade(postgres_url)
@@ -330,12 +331,12 @@ def test_a_failing_last_migration_leaves_the_earlier_ones_applied_and_itself_unr
     assert not exists(postgres_url, "half_applied"), "the failing migration was half-applied"
     assert "half_column" not in columns(postgres_url, "bars")
     states = {s.version: s for s in status(postgres_url)}
-    assert states["007_broken"].applied_at is None
+    assert states["999_broken"].applied_at is None
     assert all(states[v].applied_at is not None for v in EXPECTED_VERSIONS)
 
     # the lock was released with the failed upgrade's connection; a fixed file is applied alone
-    (migrations_copy / "007_broken.sql").write_text("CREATE TABLE half_applied (x INTEGER);\n")
-    assert upgrade(postgres_url) == ["007_broken"]
+    (migrations_copy / "999_broken.sql").write_text("CREATE TABLE half_applied (x INTEGER);\n")
+    assert upgrade(postgres_url) == ["999_broken"]
     assert exists(postgres_url, "half_applied")
     assert query(postgres_url, "SELECT count(*) FROM half_applied") == [(0,)]
 
