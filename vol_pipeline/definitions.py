@@ -12,9 +12,12 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from vol_pipeline.defs.archive import HistoryArchiveResource
-from vol_pipeline.defs.assets import build_minute_assets, build_session_assets
+from vol_pipeline.core.config import signal_rules
+from vol_pipeline.defs.assets import NEWS_ASSETS, build_minute_assets, build_session_assets
 from vol_pipeline.defs.io_manager import WarehouseIOManager
-from vol_pipeline.defs.jobs import build_minute_job, build_session_job
+from vol_pipeline.defs.jobs import build_minute_job, build_news_job, build_session_job
+from vol_pipeline.defs.news_schedule import build_news_poll_schedule
+from vol_pipeline.defs.news_source import NewsSourceResource
 from vol_pipeline.defs.partitions import market_minute_partitions
 from vol_pipeline.defs.report_sensor import build_session_report_sensor
 from vol_pipeline.defs.resources import BarSourceResource, WarehouseResource
@@ -35,17 +38,18 @@ def warehouse_resource(settings: Settings) -> WarehouseResource:
 def build_definitions(settings: Settings) -> dg.Definitions:
     partitions = market_minute_partitions()
     sessions = session_partitions(settings.partition_start)
-    job, session_job = build_minute_job(partitions), build_session_job(sessions)
+    job, session_job, news_job = build_minute_job(partitions), build_session_job(sessions), build_news_job()
     running = settings.env == "prod"
+    rules = signal_rules(settings.news_on)
     warehouse = warehouse_resource(settings)
     return dg.Definitions(
-        assets=[*build_minute_assets(partitions), *build_session_assets(sessions)],
-        jobs=[job, session_job],
+        assets=[*NEWS_ASSETS, *build_minute_assets(partitions, rules), *build_session_assets(sessions, rules)],
+        jobs=[job, session_job, news_job],
         sensors=[
             build_minute_sensor(job, settings.partition_start, running),
             build_session_report_sensor(job, session_job, running),
         ],
-        schedules=[build_session_close_schedule(job, running)],
+        schedules=[build_session_close_schedule(job, running), build_news_poll_schedule(news_job, settings.news, running)],
         resources={
             "bar_source": BarSourceResource(
                 kind=settings.source,
@@ -57,6 +61,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 tickers=list(settings.tickers),
                 watchlist=list(settings.watchlist),
                 seed=settings.seed,
+            ),
+            "news_source": NewsSourceResource(
+                kind=settings.news, feeds=list(settings.news_feeds),
+                news_file=str(settings.news_file) if settings.news_file else None,
+                tickers=list(settings.tickers), seed=settings.seed,
             ),
             "warehouse": warehouse,
             "io_manager": WarehouseIOManager(warehouse=warehouse),

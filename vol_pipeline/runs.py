@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 
 from vol_pipeline.core.calendar import market_minutes_between
-from vol_pipeline.defs.jobs import MINUTE_JOB, SESSION_JOB, range_tags
+from vol_pipeline.defs.jobs import MINUTE_JOB, NEWS_JOB, SESSION_JOB, range_tags
 from vol_pipeline.defs.partitions import MINUTE_PARTITIONS, partition_key, register_minutes
 from vol_pipeline.settings import Settings
 
@@ -121,6 +121,17 @@ def materialize_ranges(
             break
         on_progress(len(market_minutes_between(first, last + timedelta(minutes=1))))
     return results
+
+
+def materialize_news(defs: dg.Definitions, instance: dg.DagsterInstance, first_session: date | None = None,
+                     last_session: date | None = None) -> dg.ExecuteInProcessResult:
+    """One run of the news job: the configured source's items stored once and labelled
+    (generated news: the sessions first..last)."""
+    config = {"first_session": first_session.isoformat() if first_session else "",
+              "last_session": last_session.isoformat() if last_session else ""}
+    run_config = {**QUIET_RUN_CONFIG, "ops": {"news": {"config": config}}}
+    return defs.resolve_job_def(NEWS_JOB).execute_in_process(
+        instance=instance, run_config=run_config, tags={"vol_pipeline/trigger": "cli"}, raise_on_error=False)
 
 
 def execute_without_output_capture(

@@ -57,6 +57,16 @@ class Settings:
     alpaca_data_url: str = ALPACA_DATA_URL
     alpaca_secret_id: str | None = None
     grace_seconds: float = DEFAULT_GRACE_SECONDS
+    # News (VOL_PIPELINE_NEWS): off (the default: sentiment 0, its gate off), feeds (RSS/Atom
+    # URLs in news_feeds), file (a recorded news file) or synthetic (generated headlines).
+    news: str = "off"
+    news_feeds: tuple[str, ...] = ()
+    news_file: Path | None = None
+
+    @property
+    def news_on(self) -> bool:
+        """A news source is configured: signals use sentiment and its gate."""
+        return self.news != "off"
 
     @property
     def warehouse_path(self) -> Path:
@@ -119,6 +129,7 @@ class Settings:
             grace = -1.0
         if not 0 <= grace <= 300:
             raise ValueError(f"VOL_PIPELINE_GRACE_SECONDS must be seconds between 0 and 300, got {grace_text!r}")
+        news, news_feeds, news_file = _news(env)
         warehouse_url = env.get(WAREHOUSE_URL_VAR) or None
         if warehouse_url:
             from vol_pipeline.storage.postgres_url import redacted
@@ -134,6 +145,9 @@ class Settings:
             alpaca_data_url=env.get("VOL_PIPELINE_ALPACA_DATA_URL") or ALPACA_DATA_URL,
             alpaca_secret_id=env.get("VOL_PIPELINE_ALPACA_SECRET") or None,
             grace_seconds=grace,
+            news=news,
+            news_feeds=news_feeds,
+            news_file=news_file,
             tickers=tickers or DEFAULT_TICKERS,
             watchlist=tickers,
             seed=int(env.get("VOL_PIPELINE_SEED", "7")),
@@ -142,6 +156,38 @@ class Settings:
             archive_bucket=env.get("VOL_PIPELINE_ARCHIVE_BUCKET") or None,
             archive_prefix=env.get("VOL_PIPELINE_ARCHIVE_PREFIX") or "vol_pipeline/history",
         )
+
+
+def _news(env) -> tuple[str, tuple[str, ...], Path | None]:
+    """(kind, feed URLs, news file) from VOL_PIPELINE_NEWS, _NEWS_FEEDS and _NEWS_FILE.
+    The kind defaults to feeds or file when only one of those is set."""
+    from vol_pipeline.sources.news import NEWS_KINDS
+
+    feeds_text, file_text = env.get("VOL_PIPELINE_NEWS_FEEDS", "").strip(), env.get("VOL_PIPELINE_NEWS_FILE", "").strip()
+    kind = env.get("VOL_PIPELINE_NEWS") or ("feeds" if feeds_text else "file" if file_text else "off")
+    if kind not in NEWS_KINDS:
+        raise ValueError(f"VOL_PIPELINE_NEWS must be one of {', '.join(NEWS_KINDS)}, got {kind!r}")
+    feeds = feed_urls(feeds_text) if kind == "feeds" else ()
+    if kind == "feeds" and not feeds:
+        raise ValueError("VOL_PIPELINE_NEWS=feeds needs VOL_PIPELINE_NEWS_FEEDS (a file of feed URLs, one per line, "
+                         "or a comma-separated list)")
+    if kind == "file" and not file_text:
+        raise ValueError("VOL_PIPELINE_NEWS=file needs VOL_PIPELINE_NEWS_FILE (a JSONL, CSV or Parquet news file)")
+    return kind, feeds, Path(file_text).resolve() if kind == "file" else None
+
+
+def feed_urls(text: str) -> tuple[str, ...]:
+    """Feed URLs from a file (one per line, # comments) or a comma-separated list; each http(s)."""
+    path = Path(text)
+    if "://" not in text and path.is_file():
+        lines = [line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        urls = [line for line in lines if line]
+    else:
+        urls = [part.strip() for part in text.split(",") if part.strip()]
+    bad = [url for url in urls if not url.startswith(("http://", "https://"))]
+    if bad:
+        raise ValueError(f"VOL_PIPELINE_NEWS_FEEDS: {bad[0]!r} is not an http(s) URL (give URLs, or a file of them)")
+    return tuple(dict.fromkeys(urls))
 
 
 def market_today(now: datetime | None = None) -> date:

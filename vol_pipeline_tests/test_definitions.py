@@ -1,6 +1,7 @@
 """The code location that workspace.yaml points at loads, with the platform's shape."""
 
 import re
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -47,16 +48,41 @@ def test_graph_edges_follow_the_chain():
     graph = defs.resolve_asset_graph()
     parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in graph.get_all_asset_keys()}
     assert parents["lane_features"] == {"bars"}
-    assert parents["signals"] == {"lane_features"}
+    assert parents["news_sentiment"] == {"news_items"}
+    assert parents["signals"] == {"lane_features", "news_sentiment"}
     assert parents["recommendations"] == {"signals"}
     assert parents["executions"] == {"recommendations", "lane_features", "bars"}
 
 
 def test_every_asset_has_a_blocking_contract_check_and_recommendations_the_formula_check():
     checks = {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
-    for name in ("bars", "lane_features", "signals", "recommendations", "executions"):
+    for name in ("bars", "lane_features", "signals", "recommendations", "executions", "news_items", "news_sentiment"):
         assert (name, "pandera_contract") in checks
     assert ("recommendations", "confidence_formula") in checks
+
+
+def test_the_rule_set_follows_the_news_setting(tmp_path):
+    from vol_pipeline.definitions import build_definitions
+    from vol_pipeline.settings import Settings
+
+    for news, version in (("off", "1.0-phase12"), ("synthetic", "1.0-phase12-sentiment")):
+        built = build_definitions(Settings(home=tmp_path, partition_start=date(2026, 11, 2), news=news))
+        description = built.resolve_asset_graph().get(dg.AssetKey("signals")).description
+        assert description.startswith(f"Rule set {version}:"), (news, description)
+
+
+def test_news_poll_is_stopped_unless_prod_reads_live_feeds(tmp_path):
+    from vol_pipeline.definitions import build_definitions
+    from vol_pipeline.settings import Settings
+
+    def status(**changes) -> dg.DefaultScheduleStatus:
+        settings = Settings(home=tmp_path, partition_start=date(2026, 11, 2), **changes)
+        return build_definitions(settings).resolve_schedule_def("news_poll").default_status
+
+    assert status() == dg.DefaultScheduleStatus.STOPPED
+    assert status(news="feeds", news_feeds=("http://127.0.0.1:1/rss",)) == dg.DefaultScheduleStatus.STOPPED
+    assert status(env="prod", news="feeds", news_feeds=("http://127.0.0.1:1/rss",)) == dg.DefaultScheduleStatus.RUNNING
+    assert status(env="prod", news="synthetic") == dg.DefaultScheduleStatus.STOPPED
 
 
 def test_minute_job_runs_in_process():

@@ -33,3 +33,13 @@ def label_items(items: pl.DataFrame, classifier: SentimentClassifier, universe: 
         tickers=pl.concat_list(named["given"], named["named"]).list.unique().list.sort(),
         classifier=pl.lit(classifier.name),
     )
+
+
+def sentiment_rows(labelled: pl.DataFrame, classified_at) -> pl.DataFrame:
+    """news_sentiment rows of labelled items (with known_at): tickers as "AAPL,MSFT"."""
+    return labelled.select(
+        "event_uid", "known_at", "published_at", "feed", "title",
+        tickers=pl.col("tickers").list.join(","),
+        label="label", score="score", classifier="classifier",
+        classified_at=pl.lit(classified_at, pl.Datetime("us", "UTC")),
+    )

@@ -67,9 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = _command(commands, "demo", "platform:demo",
                     "materialize a synthetic session through the Dagster job into the embedded warehouse")
     demo.add_argument("--session", type=_iso_date, help="NYSE session to run (default: the last one before today)")
+    demo.add_argument("--news", action="store_true",
+                      help="with generated headlines: signals use sentiment and its gate (default: no news)")
 
     replay = _command(commands, "replay", "platform:replay", "materialize every minute of a bar file through the Dagster job")
     replay.add_argument("--bars", required=True, help="bar file (.csv or .parquet)")
+    replay.add_argument("--news", help="recorded news file beside the bars (.jsonl, .csv or .parquet: published, "
+                        "title, summary, tickers optional): signals use its sentiment and the gate")
 
     export = _command(commands, "export", "tables:export", "write a warehouse table to a .parquet or .csv file")
     export.add_argument("table", choices=TABLE_NAMES)

@@ -45,10 +45,16 @@ class Progress:
 
 def _run(settings: Settings, minutes: list[datetime], label: str, tickers: int, warm_up: list[datetime] = ()) -> str:
     from vol_pipeline.definitions import build_definitions
-    from vol_pipeline.runs import cli_instance, failure_message, materialize_ranges, plan_runs
+    from vol_pipeline.runs import cli_instance, failure_message, materialize_news, materialize_ranges, plan_runs
 
     defs = build_definitions(settings)
     instance = cli_instance(settings)
+    news_runs = 0
+    if settings.news_on:  # the news first: each minute's signals read the window up to its close
+        news = materialize_news(defs, instance, minutes[0].date(), minutes[-1].date())
+        if not news.success:
+            raise CliError(failure_message(news), code=1)
+        news_runs = 1
     if warm_up:
         results = materialize_ranges(defs, instance, plan_runs(instance, warm_up, run_minutes(tickers)), selection=["bars", "bars_quarantine"])
         if not results[-1].success:
@@ -57,7 +63,9 @@ def _run(settings: Settings, minutes: list[datetime], label: str, tickers: int, 
     results = materialize_ranges(defs, instance, ranges, on_progress=Progress(len(minutes), label))
     if results and not results[-1].success:
         raise CliError(failure_message(results[-1]), code=1)
-    return f"{len(results)} run(s) of minute_job, last run id {results[-1].run_id}" if results else "nothing to run"
+    news_text = f" after {news_runs} run of news_job" if news_runs else ""
+    return (f"{len(results)} run(s) of minute_job{news_text}, last run id {results[-1].run_id}" if results
+            else "nothing to run")
 
 
 def _summary(settings: Settings, start: datetime, end: datetime) -> str:
@@ -65,6 +73,10 @@ def _summary(settings: Settings, start: datetime, end: datetime) -> str:
     counts = {name: store.read(name, start, end).height for name in ("bars", "bars_quarantine", "lane_features", "signals")}
     recs = store.read("recommendations", start, end)
     lines = [f"  {name}: {rows} rows" for name, rows in counts.items()]
+    if settings.news_on:
+        news = store.read("news_sentiment", start - timedelta(hours=2), end)
+        lines.insert(0, f"  news: {news.height} labelled items known from 2 h before the first minute "
+                        f"({news.filter(pl.col('tickers') != '').height} naming a ticker); rule set {_rule_version(store, start, end)}")
     lines.append(f"  recommendations: {recs.height} rows")
     if recs.height:
         buckets = recs.group_by(multiplier_bucket(pl.col("volume_mult")).alias("bucket")).len().sort("bucket")
@@ -78,6 +90,25 @@ def _summary(settings: Settings, start: datetime, end: datetime) -> str:
         lines.append(f"  executions: {simulated} simulated, {executions.height - simulated} skipped "
                      f"(execution rate {simulated / executions.height:.1%})")
     return "\n".join(lines)
+
+
+def _news_file(path_text: str):
+    """The news file, read once here so an unusable one stops before any run."""
+    from vol_pipeline.core.errors import BadInputError
+    from vol_pipeline.sources.news_file import read_news_file
+
+    try:
+        read_news_file(path_text)
+    except BadInputError as error:
+        raise CliError(str(error)) from None
+    from pathlib import Path
+
+    return Path(path_text).resolve()
+
+
+def _rule_version(store, start: datetime, end: datetime) -> str:
+    newest = store.read("signals", start, end, newest_first=1)
+    return newest["rule_version"][0] if newest.height else "none"
 
 
 def _ui_hint(settings: Settings, extra_env: str = "") -> str:
@@ -102,13 +133,18 @@ def demo(args: argparse.Namespace) -> str:
     warm_start = market_minutes_back(minutes[0], WARM_UP_MINUTES)
     warm_up = market_minutes_between(warm_start, minutes[0])
     settings = replace(env_settings, source="synthetic", bars_file=None, partition_start=min(env_settings.partition_start, warm_start.date()))
+    if args.news:
+        settings = replace(settings, news="synthetic", news_feeds=(), news_file=None)
     runs = _run(settings, minutes, f"session {session}", len(settings.tickers), warm_up)
     end = minutes[-1] + timedelta(minutes=1)
     moved = settings.partition_start != env_settings.partition_start
     start_env = f"VOL_PIPELINE_PARTITION_START={settings.partition_start} " if moved else ""
+    if args.news:
+        start_env += "VOL_PIPELINE_NEWS=synthetic "
     report = session_report_text(settings, session)
+    news_text = " and headlines" if settings.news_on else ""
     return (
-        f"Materialized NYSE session {session} ({len(minutes)} minutes, synthetic bars for "
+        f"Materialized NYSE session {session} ({len(minutes)} minutes, synthetic bars{news_text} for "
         f"{', '.join(env_settings.tickers)}) into {settings.warehouse_location}: {runs}.\n"
         f"{_summary(settings, minutes[0], end)}\n{report}\n{_ui_hint(settings, start_env)}"
     )
@@ -127,9 +163,13 @@ def replay(args: argparse.Namespace) -> str:
     first = valid["ts"].min()
     minutes = valid["ts"].unique().sort().to_list()
     settings = replace(env_settings, source="replay", bars_file=source.path, partition_start=min(env_settings.partition_start, first.date()))
+    if args.news:
+        settings = replace(settings, news="file", news_feeds=(), news_file=_news_file(args.news))
     runs = _run(settings, minutes, f"replay {source.path.name}", valid["ticker"].n_unique())
     env = (f"VOL_PIPELINE_PARTITION_START={settings.partition_start} VOL_PIPELINE_SOURCE=replay "
            f"VOL_PIPELINE_BARS_FILE={source.path} ")
+    if settings.news_file:
+        env += f"VOL_PIPELINE_NEWS_FILE={settings.news_file} "
     report = "\n".join([
         f"Replayed {len(minutes)} market minutes of {source.path} into {settings.warehouse_location}: {runs}.",
         _summary(settings, minutes[0], minutes[-1] + timedelta(minutes=1)),

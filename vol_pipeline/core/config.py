@@ -72,8 +72,8 @@ class SignalRuleSet:
 
     version: str = "1.0-phase12"
     # Sentiment gate of v1: |avg directional score| > 0.5 required for a direction.
-    # Off by default: no news source exists yet, so every ticker has score 0 and the
-    # gate would turn every signal into HOLD.
+    # Off in this default set: without a news source every ticker scores 0 and the gate
+    # would turn every signal into HOLD. SENTIMENT_RULES (below) turns it on.
     sentiment_gate: bool = False
     sentiment_threshold: float = 0.5
     max_abs_distance_sma20: float = 0.02  # |distance_sma20| must be below this
@@ -104,3 +104,13 @@ class SignalRuleSet:
         bounds = [tier.below for tier in self.volume_tiers]
         if bounds != sorted(bounds) or len(set(bounds)) != len(bounds):
             raise ValueError("volume tiers must have strictly increasing bounds")
+
+
+# The rule set with the original's sentiment gate and weights (reference §9.2 v1): the
+# minute assets use it whenever a news source is configured (Settings.news_on).
+SENTIMENT_RULES = SignalRuleSet(version="1.0-phase12-sentiment", sentiment_gate=True)
+
+
+def signal_rules(news_on: bool) -> SignalRuleSet:
+    """The rule set the minute assets run: gated by sentiment when news flows in."""
+    return SENTIMENT_RULES if news_on else SignalRuleSet()

@@ -43,6 +43,18 @@ def mentions(classified: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def stored_mentions(rows: pl.DataFrame) -> pl.DataFrame:
+    """Mentions of news_sentiment rows (tickers "AAPL,MSFT"), timed by when each was known."""
+    return mentions(rows.select(
+        tickers=pl.col("tickers").str.split(",").list.eval(pl.element().filter(pl.element() != "")),
+        published_at="known_at", label="label", score="score"))
+
+
+def window_reads(start, end, window: SentimentWindow = SentimentWindow()) -> tuple:
+    """The known_at range [from, to) holding every item the bars starting in [start, end) count."""
+    return start + BAR - timedelta(minutes=window.minutes), end + timedelta(microseconds=1)
+
+
 def _running_totals(item_mentions: pl.DataFrame, window: SentimentWindow) -> pl.DataFrame:
     label = pl.col("label")
     per_moment = (

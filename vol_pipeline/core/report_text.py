@@ -51,11 +51,12 @@ def render(report: dict) -> str:
             f"{row['bucket']} {_pct(row['win_rate'])} ({row['wins']}/{row['trades']})" for row in report["win_rate_by_bucket"]),
     ]
     if report.get("what_if"):
-        lines.append("  what-if, volume multiplier on vs off:")
+        with_news = any(row["variant"].startswith("sentiment") for row in report["what_if"])
+        lines.append("  what-if, volume multiplier" + (" and sentiment" if with_news else "") + " on vs off:")
         lines += [
             f"    {row['variant']}: {row['recommendations']} recommendations, {row['executions']} executions "
             f"(execution rate {_pct(row['execution_rate'])}), win rate {_pct(row['win_rate'])} "
-            f"of {row['trades']} trades, P&L {row['pnl']:,.2f}"
+            f"of {row['trades']} trades, P&L {row['pnl']:,.2f}{_confidence(row)}"
             for row in report["what_if"]
         ]
     if report.get("checklist"):
@@ -65,6 +66,14 @@ def render(report: dict) -> str:
             for item in report["checklist"]
         ]
     return "\n".join(lines)
+
+
+def _confidence(row: dict) -> str:
+    """Recommendation confidence quartiles of a what-if row (absent in reports stored before them)."""
+    if row.get("confidence_median") is None:
+        return ""
+    return (f", confidence median {row['confidence_median']:.2f} "
+            f"(p25 {row['confidence_p25']:.2f}, p75 {row['confidence_p75']:.2f})")
 
 
 def _ages(ages: dict) -> str:

@@ -37,12 +37,14 @@ def evaluate_signals(
 ) -> pl.DataFrame:
     """Signals for every lane_features row.
 
-    `sentiment` (optional): per ticker, `sentiment_score` = mean directional FinBERT score
-    in [-1, 1] over the news window and `news_count`; a ticker without news scores 0.
+    `sentiment` (optional): per ticker and minute (`ts`; or per ticker alone),
+    `sentiment_score` = mean directional score in [-1, 1] over the news window
+    (core.news_sentiment) and `news_count`; a ticker or minute without news scores 0.
     """
     if sentiment is None:
         sentiment = pl.DataFrame(schema=SENTIMENT_SCHEMA)
-    frame = features.join(sentiment.select(SENTIMENT_SCHEMA.keys()), on="ticker", how="left").with_columns(
+    keys = ["ticker", "ts"] if "ts" in sentiment.columns else ["ticker"]
+    frame = features.join(sentiment.select(*keys, "sentiment_score", "news_count"), on=keys, how="left").with_columns(
         sentiment_score=pl.col("sentiment_score").fill_null(0.0),
         news_count=pl.col("news_count").fill_null(0),
     )

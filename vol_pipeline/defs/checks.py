@@ -23,7 +23,7 @@ CONTRACT = "pandera_contract"
 CONFIDENCE_FORMULA = "confidence_formula"
 
 
-def contract_spec(asset: str, partitions: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+def contract_spec(asset: str, partitions: dg.PartitionsDefinition | None) -> dg.AssetCheckSpec:
     # partitions_def: a single-minute run records the result against its own partition.
     return dg.AssetCheckSpec(
         CONTRACT, asset=asset, blocking=True, partitions_def=partitions,

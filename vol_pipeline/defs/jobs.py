@@ -44,3 +44,15 @@ def build_session_job(sessions: dg.PartitionsDefinition) -> dg.UnresolvedAssetJo
         executor_def=dg.in_process_executor,
         description="outcomes -> session_report (with the what-if and the 24-hour checklist) -> session_archive for one trading session.",
     )
+
+
+NEWS_JOB = "news_job"
+
+
+def build_news_job() -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        NEWS_JOB,
+        selection=dg.AssetSelection.groups("news"),
+        executor_def=dg.in_process_executor,
+        description="news_items -> news_sentiment: read news from the configured source, store new items once, label them.",
+    )

@@ -39,5 +39,6 @@ def report_metadata(report: dict) -> dict:
             "bucket": "string", "trades": "int", "wins": "int", "win_rate": "float", "pnl": "float"}),
         "what_if": _table(report["what_if"], {
             "variant": "string", "recommendations": "int", "executions": "int", "execution_rate": "float",
-            "trades": "int", "wins": "int", "win_rate": "float", "pnl": "float"}),
+            "trades": "int", "wins": "int", "win_rate": "float", "pnl": "float",
+            "confidence_p25": "float", "confidence_median": "float", "confidence_p75": "float"}),
     }

@@ -11,17 +11,17 @@ from datetime import timedelta
 import dagster as dg
 import polars as pl
 
+from vol_pipeline.core.config import SignalRuleSet
 from vol_pipeline.core.recommendations import recommend
 from vol_pipeline.core.signals import ACTIONS
 from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs, window
-from vol_pipeline.defs.assets.signals import RULES
 from vol_pipeline.defs.checks import confidence_result, confidence_spec, contract_result, contract_spec, checked_outputs
 from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.resources import WarehouseResource
 from vol_pipeline.contracts import recommendations_schema
 
 
-def build_recommendations(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def build_recommendations(partitions: dg.PartitionsDefinition, rules: SignalRuleSet) -> dg.AssetsDefinition:
     @dg.asset(
         name="recommendations",
         deps=["signals"],
@@ -35,11 +35,11 @@ def build_recommendations(partitions: dg.PartitionsDefinition) -> dg.AssetsDefin
         start, end = window(context)
         store = warehouse.get()
         actionable = pl.concat([store.read("signals", start, end, equals={"action": action}) for action in ACTIONS])
-        prior = store.read("recommendations", start - timedelta(minutes=RULES.cooldown_minutes), start)
-        recs = recommend(actionable, prior, RULES)
+        prior = store.read("recommendations", start - timedelta(minutes=rules.cooldown_minutes), start)
+        recs = recommend(actionable, prior, rules)
         results = [
-            contract_result("recommendations", recs, recommendations_schema(RULES)),
-            confidence_result("recommendations", recs, RULES),
+            contract_result("recommendations", recs, recommendations_schema(rules)),
+            confidence_result("recommendations", recs, rules),
         ]
         yield from checked_outputs(context, results, [dg.Output(recs, metadata=summary("recommendations", recs, minutes_in(context)))])
 

@@ -11,8 +11,10 @@ from datetime import datetime, timezone
 import dagster as dg
 import polars as pl
 
+from vol_pipeline.core.config import SignalRuleSet
 from vol_pipeline.core.checklist import CHECKLIST, ERROR, seed_checklist
 from vol_pipeline.core.report import session_report as build_report
+from vol_pipeline.core.news_sentiment import sentiment_by_minute, stored_mentions, window_reads
 from vol_pipeline.core.what_if import what_if
 from vol_pipeline.defs.assets.common import SESSION_GROUP, SESSION_OF_MINUTES, spec_kwargs
 from vol_pipeline.defs.charts import report_charts
@@ -31,7 +33,7 @@ def _check_specs(sessions: dg.PartitionsDefinition) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def build_session_report(sessions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def build_session_report(sessions: dg.PartitionsDefinition, rules: SignalRuleSet) -> dg.AssetsDefinition:
     @dg.asset(
         name="session_report",
         deps=[SESSION_OF_MINUTES],  # and so bars..recommendations (each cross-partition dep costs ~0.7 s a run)
@@ -39,7 +41,7 @@ def build_session_report(sessions: dg.PartitionsDefinition) -> dg.AssetsDefiniti
         check_specs=_check_specs(sessions),
         **spec_kwargs("session_report", "The session measured: recommendations, execution rate, skips by gate, "
                       "confidence before/after the volume multiplier, multiplier buckets vs the seed's expectation, "
-                      "win rate overall and by bucket, and the multiplier on/off what-if.", SESSION_GROUP),
+                      "win rate overall and by bucket, and the what-if: multiplier on/off (and sentiment on/off with news).", SESSION_GROUP),
     )
     def session_report(context: dg.AssetExecutionContext, outcomes: pl.DataFrame, warehouse: WarehouseResource):
         session = session_of_key(context.partition_key)
@@ -49,7 +51,11 @@ def build_session_report(sessions: dg.PartitionsDefinition) -> dg.AssetsDefiniti
                   for name in ("bars", "lane_features", "signals", "recommendations", "executions")}
         report = build_report(session, tables["bars"], tables["lane_features"], tables["signals"],
                               tables["recommendations"], tables["executions"], outcomes)
-        report["what_if"] = what_if(tables["lane_features"], tables["bars"], close).to_dicts()
+        sentiment = None
+        if rules.sentiment_gate:  # the session ran with news: replay it with its sentiment, and without
+            labels = store.read("news_sentiment", *window_reads(first_bar, close))
+            sentiment = sentiment_by_minute(tables["lane_features"], stored_mentions(labels))
+        report["what_if"] = what_if(tables["lane_features"], tables["bars"], close, rules, sentiment=sentiment).to_dicts()
         checklist = seed_checklist(report, unrepaired_failures(context.instance, session))
         report["checklist"] = [{"name": i.name, "severity": i.severity, "passed": i.passed, "detail": i.detail}
                                for i in checklist]

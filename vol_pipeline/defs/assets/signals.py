@@ -1,30 +1,51 @@
-"""signals: one row per (ticker, minute) with lane_features, HOLD included, with its rule."""
+"""signals: one row per (ticker, minute) with lane_features, HOLD included, with its rule.
+
+With a news source configured, each (ticker, minute) gets the signal engine's news window
+(core.news_sentiment: labels known in the 30 minutes up to the bar's close) from
+news_sentiment, and the rule set with the sentiment gate runs; without one, sentiment is 0
+and the ungated rule set runs (Settings.news_on decides, core.config.signal_rules).
+"""
 
 import dagster as dg
 import polars as pl
 
 from vol_pipeline.core.config import SignalRuleSet
+from vol_pipeline.core.news_sentiment import sentiment_by_minute, stored_mentions, window_reads
 from vol_pipeline.core.signals import evaluate_signals
-from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs
+from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs, window
 from vol_pipeline.defs.checks import contract_result, contract_spec, checked_outputs
 from vol_pipeline.defs.metadata import summary
+from vol_pipeline.defs.resources import WarehouseResource
 from vol_pipeline.contracts import signals_schema
 
-RULES = SignalRuleSet()
+# news_sentiment is unpartitioned: the edge says where sentiment comes from; the rows of a
+# minute's window are read by time, never through this mapping.
+NEWS_DEP = dg.AssetDep("news_sentiment", partition_mapping=dg.AllPartitionMapping())
 
 
-def build_signals(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def build_signals(partitions: dg.PartitionsDefinition, rules: SignalRuleSet) -> dg.AssetsDefinition:
+    news_on = rules.sentiment_gate
     @dg.asset(
         name="signals",
+        deps=[NEWS_DEP],
         check_specs=[contract_spec("signals", partitions)],
         partitions_def=partitions,
         backfill_policy=SINGLE_RUN,
-        **spec_kwargs("signals", f"Rule set {RULES.version}: direction, base confidence, volume multiplier and "
-                      "final confidence per ticker and minute; HOLD rows say why nothing was traded."),
+        **spec_kwargs("signals", f"Rule set {rules.version}: direction, base confidence (with news sentiment when a "
+                      "news source is configured), volume multiplier and final confidence per ticker and minute; "
+                      "HOLD rows say why nothing was traded."),
     )
-    def signals(context: dg.AssetExecutionContext, lane_features: pl.DataFrame):
-        evaluated = evaluate_signals(lane_features, RULES)
-        results = [contract_result("signals", evaluated, signals_schema(RULES))]
-        yield from checked_outputs(context, results, [dg.Output(evaluated, metadata=summary("signals", evaluated, minutes_in(context)))])
+    def signals(context: dg.AssetExecutionContext, lane_features: pl.DataFrame, warehouse: WarehouseResource):
+        sentiment = None
+        if news_on:
+            start, end = window(context)
+            labels = warehouse.get().read("news_sentiment", *window_reads(start, end))
+            sentiment = sentiment_by_minute(lane_features, stored_mentions(labels))
+        evaluated = evaluate_signals(lane_features, rules, sentiment)
+        results = [contract_result("signals", evaluated, signals_schema(rules))]
+        meta = summary("signals", evaluated, minutes_in(context))
+        if news_on:
+            meta["rows_with_news"] = evaluated.filter(pl.col("news_count") > 0).height
+        yield from checked_outputs(context, results, [dg.Output(evaluated, metadata=meta)])
 
     return signals
