@@ -178,6 +178,7 @@ VALUE_OPTIONS = {
     ("fetch", "out"): "an output file",
     ("fetch", "feed"): "argparse choices iex/sip",
     ("classify", "news"): "a file read by polars; never reaches the warehouse",
+    ("replay", "news"): "a news file read by polars; its items are stored as bound values (insert_new)",
     ("classify", "out"): "an output file",
     ("classify", "tickers"): "a universe compared in polars",
 }
@@ -353,6 +354,8 @@ ALLOWED_INTERPOLATIONS = {
     (DUCK, "replace"): {"tbl.name": NAME, "column": "= tbl.partition_column"},
     (DUCK, "replace_unplaced"): {"tbl.name": NAME},
     (DUCK, "_insert"): {"tbl.name": NAME},
+    (DUCK, "insert_new"): {"tbl.name": NAME, "c": "loop over tbl.key (registry columns)",
+                           "match": "joined f-strings of this function"},
     (DUCK, "read"): {"tbl.name": NAME, "tbl.partition_column": NAME, "', '.join(tbl.columns)": NAME,
                      "column": "a key of `equals`, refused unless in tbl.columns"},
     (PG, "_quoted"): {"name": "only called with registry columns (the callers' entries below)"},
@@ -362,6 +365,9 @@ ALLOWED_INTERPOLATIONS = {
     (PG, "_write"): {"tbl.name": NAME, "STAGE": "module constant", "columns": "_quoted(c) of tbl.columns",
                      "casts": "joined f-strings of this function", "_quoted(c)": "loop over tbl.columns",
                      "_pg_type(tbl, c)": "fixed type map"},
+    (PG, "insert_new"): {"tbl.name": NAME, "STAGE": "module constant", "columns": "_quoted(c) of tbl.columns",
+                         "casts": "joined f-strings of this function", "_quoted(c)": "loop over tbl.columns / tbl.key",
+                         "_pg_type(tbl, c)": "fixed type map", "key": "_quoted(c) of tbl.key"},
     (REV, "<module>"): {"_WINDOW": "module literal", "', '.join(BAR_REVISION_COLUMNS)": "registry columns",
                         "c": "loop over the module's fixed value columns", "STAGE": "module constant",
                         "RECORD_SQL": "the statement above"},
@@ -550,7 +556,7 @@ def join_problems(module: Module, call: ast.Call) -> list[str]:
         return []
     if isinstance(arg, (ast.GeneratorExp, ast.ListComp)):  # f-strings, or _quoted() of the registry's columns
         elt, loop = arg.elt, ast.unparse(arg.generators[0].iter)
-        quoted = isinstance(elt, ast.Call) and ast.unparse(elt.func) == "_quoted" and loop == "tbl.columns"
+        quoted = isinstance(elt, ast.Call) and ast.unparse(elt.func) == "_quoted" and loop in ("tbl.columns", "tbl.key")
         return [] if isinstance(elt, ast.JoinedStr) or quoted else [f"{module.where(call)}: join of {ast.unparse(elt)}"]
     if isinstance(arg, ast.Name):  # a local list: everything appended to it must be text built here
         function = next(a for a in module.ancestors(call) if isinstance(a, ast.FunctionDef))

@@ -77,8 +77,30 @@ def explain(args: argparse.Namespace) -> str:
         f"volume multiplier: volume_ratio {rec['volume_ratio']} -> x{rec['volume_mult']} ({reason['volume']['assessment']})",
         f"base confidence {rec['base_confidence']:.4f} from components {json.dumps(reason['confidence_components'])}",
         f"confidence = min(1, {rec['base_confidence']:.4f} x {rec['volume_mult']}) = {rec['confidence']:.4f}",
+        "",
+        *_news_lines(store, rec, reason),
     ]
     return "\n".join(lines)
+
+
+def _news_lines(store, rec: dict, reason: dict) -> list[str]:
+    """The news items behind the recommendation's sentiment: the ones its window counted."""
+    from vol_pipeline.core.config import SENTIMENT_RULES
+    from vol_pipeline.core.news_sentiment import counted_items, window_reads
+
+    sentiment = reason.get("sentiment") or {}
+    if rec["rule_version"] != SENTIMENT_RULES.version and not sentiment.get("news_count"):
+        return ["news: none (the run had no news source: sentiment 0, its gate off)"]
+    ts = rec["ts"]
+    items = counted_items(store.read("news_sentiment", *window_reads(ts, ts + timedelta(minutes=1))), rec["ticker"], ts)
+    weight = SENTIMENT_RULES.weight_sentiment
+    return [
+        f"sentiment: {sentiment['score']:+.4f} ({sentiment['label']}) = mean of {sentiment['news_count']} directional "
+        f"score(s) known in the 30 minutes to the bar's close; strength {abs(sentiment['score']):.4f} x weight {weight} "
+        f"in the base confidence",
+        f"news items behind it ({items.height}):",
+        _table(items.select("known_at", "published_at", "feed", "title", "label", "score", "directional", "classifier")),
+    ]
 
 
 def _run_id(settings: Settings, key: str) -> str:

@@ -55,6 +55,22 @@ def window_reads(start, end, window: SentimentWindow = SentimentWindow()) -> tup
     return start + BAR - timedelta(minutes=window.minutes), end + timedelta(microseconds=1)
 
 
+def counted_items(rows: pl.DataFrame, ticker: str, ts, window: SentimentWindow = SentimentWindow()) -> pl.DataFrame:
+    """The news_sentiment rows the bar of `ticker` at `ts` counted (what `explain` shows),
+    newest first, each with its directional value."""
+    close = ts + BAR
+    label = pl.col("label")
+    return (
+        rows.filter(
+            pl.col("tickers").str.split(",").list.contains(ticker)
+            & (pl.col("known_at") > close - timedelta(minutes=window.minutes)) & (pl.col("known_at") <= close)
+            & (pl.col("score") > window.min_score))
+        .with_columns(directional=pl.when(label == "positive").then(pl.col("score"))
+                      .when(label == "negative").then(-pl.col("score")).otherwise(0.0))
+        .sort("known_at", descending=True)
+    )
+
+
 def _running_totals(item_mentions: pl.DataFrame, window: SentimentWindow) -> pl.DataFrame:
     label = pl.col("label")
     per_moment = (

@@ -129,8 +129,8 @@ def _build_main(folder: Path) -> None:
         save_snapshot(folder, "rerun", read_all(settings))
 
         # A core function used by the signals asset returns rows that break the contract.
-        def broken_signals(features, rules):
-            return evaluate_signals(features, rules).with_columns(action=pl.lit("MAYBE"))
+        def broken_signals(features, rules, sentiment=None):
+            return evaluate_signals(features, rules, sentiment).with_columns(action=pl.lit("MAYBE"))
 
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr("vol_pipeline.defs.assets.signals.evaluate_signals", broken_signals)
