@@ -6,7 +6,9 @@ from datetime import datetime, timedelta, timezone
 import polars as pl
 import pytest
 
-from vol_pipeline.core.news_sentiment import MENTIONS_SCHEMA, SentimentWindow, mentions, sentiment_by_minute
+from vol_pipeline.core.news_sentiment import (
+    MENTIONS_SCHEMA, SentimentWindow, counted_items, mentions, sentiment_by_minute, stored_mentions, window_reads,
+)
 
 UTC = timezone.utc
 T0 = datetime(2026, 4, 20, 14, 0, tzinfo=UTC)
@@ -65,3 +67,37 @@ def test_matches_a_direct_count_over_random_news(seed):
         assert row["news_count"] == len(inside)
         assert row["sentiment_score"] == pytest.approx(sum(signed) / len(signed) if signed else 0.0, abs=1e-12)
         assert row["latest_news_at"] == (max(r["published_at"] for r in inside) if inside else None)
+
+
+# --- the rows the warehouse stores (news_sentiment) ----------------------------------------------
+def stored(*rows):
+    """news_sentiment-like rows: (tickers text, known_at, label, score, title)."""
+    return pl.DataFrame(rows, schema={"tickers": pl.String, "known_at": MENTIONS_SCHEMA["published_at"],
+                                      "label": pl.String, "score": pl.Float64, "title": pl.String}, orient="row")
+
+
+def test_stored_rows_count_by_when_they_were_known_for_each_ticker_they_name():
+    rows = stored(("AAPL,MSFT", T0, "positive", 0.9, "a"), ("", T0, "negative", 0.9, "b"),
+                  ("MSFT", T0 + 2 * M, "negative", 0.8, "c"))
+    out = sentiment_by_minute(pl.DataFrame({"ticker": ["AAPL", "MSFT", "MSFT"], "ts": [T0, T0, T0 + 2 * M]}),
+                              stored_mentions(rows))
+    assert out["news_count"].to_list() == [1, 1, 2]
+    assert out["sentiment_score"].to_list() == pytest.approx([0.9, 0.9, (0.9 - 0.8) / 2])
+
+
+def test_window_reads_cover_every_item_a_range_of_minutes_counts():
+    start, end = T0, T0 + 10 * M
+    low, high = window_reads(start, end)
+    # The first bar's window opens after start + 1 min - 30 min; the last bar closes at `end`.
+    assert low == start + M - 30 * M and low < high and high > end and high - end < timedelta(seconds=1)
+
+
+def test_counted_items_are_exactly_what_the_window_counted():
+    rows = stored(("AAPL", T0 - 40 * M, "positive", 0.9, "old"), ("AAPL", T0 - 5 * M, "positive", 0.9, "in"),
+                  ("AAPL,MSFT", T0 + M, "negative", 0.7, "at close"), ("AAPL", T0, "neutral", 0.6, "unsure"),
+                  ("MSFT", T0, "positive", 0.9, "other"), ("AAPL", T0 + 2 * M, "positive", 0.9, "later"))
+    counted = counted_items(rows, "AAPL", T0)
+    assert counted["title"].to_list() == ["at close", "in"]  # newest first
+    assert counted["directional"].to_list() == [-0.7, 0.9]
+    (row,) = sentiment_by_minute(pl.DataFrame({"ticker": ["AAPL"], "ts": [T0]}), stored_mentions(rows)).rows(named=True)
+    assert row["news_count"] == counted.height and row["sentiment_score"] == pytest.approx(counted["directional"].mean())

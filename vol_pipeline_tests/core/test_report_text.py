@@ -82,6 +82,17 @@ def test_what_if_lines_for_both_variants(numbers_report):
         "multiplier off: 0 recommendations, 0 executions (execution rate n/a), win rate n/a of 0 trades, P&L 0.00")
 
 
+def test_with_news_the_what_if_shows_sentiment_off_and_confidence_quartiles(numbers_report):
+    rep = copy.deepcopy(numbers_report)
+    quartiles = {"confidence_p25": 0.31, "confidence_median": 0.5, "confidence_p75": 0.962}
+    rep["what_if"] = [{**rep["what_if"][0], **quartiles},
+                      {**rep["what_if"][0], "variant": "sentiment off", "recommendations": 160, **quartiles}]
+    text = render(rep)
+    assert "what-if, volume multiplier and sentiment on vs off:" in text
+    assert line(text, "multiplier on:").strip().endswith("P&L 1,234.50, confidence median 0.50 (p25 0.31, p75 0.96)")
+    assert line(text, "sentiment off:").strip().startswith("sentiment off: 160 recommendations")
+
+
 def test_checklist_lines(numbers_report):
     text = render(numbers_report)
     assert "24-hour checklist:" in text

@@ -8,7 +8,7 @@ import pytest
 from vol_pipeline.core.config import SignalRuleSet
 from vol_pipeline.core.signals import SIGNAL_COLUMNS, evaluate_signals
 from vol_pipeline.contracts import SIGNALS_SCHEMA, check_contract, signals_schema
-from vol_pipeline_tests.core.feature_rows import feature_row, features_frame
+from vol_pipeline_tests.core.feature_rows import feature_row, features_frame, minute
 
 # --- plain-Python reference of the v1 rules ------------------------------------------------
 REF_MULT = ((0.5, 0.0), (1.2, 0.3), (1.5, 0.6), (2.0, 1.0), (3.0, 1.2))
@@ -308,3 +308,27 @@ def test_empty_features_give_empty_signals():
     out = evaluate_signals(features_frame([]))
     assert out.height == 0
     assert out.columns == list(SIGNAL_COLUMNS)
+
+
+def test_sentiment_per_minute_joins_on_ticker_and_minute():
+    """What the signals asset passes: one sentiment row per (ticker, ts); each minute its own."""
+    gate = SignalRuleSet(version="1.0-phase12-gated", sentiment_gate=True)
+    rows = [feature_row(ticker="AAPL", ts=minute(0)), feature_row(ticker="AAPL", ts=minute(1)),
+            feature_row(ticker="MSFT", ts=minute(0))]
+    sentiment = pl.DataFrame({"ticker": ["AAPL", "AAPL", "MSFT"], "ts": [minute(0), minute(1), minute(0)],
+                              "sentiment_score": [0.0, 0.8, 0.9], "news_count": [0, 2, 1]})
+    out = {(r["ticker"], r["ts"]): r for r in evaluate_signals(features_frame(rows), gate, sentiment).iter_rows(named=True)}
+    assert out[("AAPL", minute(0))]["rule"] == "NO_SETUP"  # no news that minute: the gate holds it
+    assert out[("AAPL", minute(1))]["direction"] == "LONG" and out[("AAPL", minute(1))]["news_count"] == 2
+    assert out[("MSFT", minute(0))]["sentiment_score"] == 0.9
+
+
+def test_the_sentiment_rules_are_the_defaults_with_the_gate_on():
+    from dataclasses import replace
+
+    from vol_pipeline.core.config import SENTIMENT_RULES, signal_rules
+
+    assert signal_rules(False) == SignalRuleSet()
+    assert signal_rules(True) is SENTIMENT_RULES
+    assert SENTIMENT_RULES.version != SignalRuleSet().version
+    assert replace(SENTIMENT_RULES, version=SignalRuleSet().version, sentiment_gate=False) == SignalRuleSet()

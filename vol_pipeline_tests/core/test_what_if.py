@@ -203,3 +203,29 @@ def test_what_if_without_any_setup_has_undefined_rates():
     for r in result.iter_rows(named=True):
         assert (r["recommendations"], r["executions"], r["trades"], r["wins"]) == (0, 0, 0, 0)
         assert r["execution_rate"] is None and r["win_rate"] is None and r["pnl"] == 0.0
+
+
+def test_with_news_the_what_if_adds_the_session_without_sentiment(session):
+    from vol_pipeline.classifiers.labelling import label_items
+    from vol_pipeline.classifiers.loughran_mcdonald import LoughranMcDonaldClassifier
+    from vol_pipeline.core.config import SENTIMENT_RULES
+    from vol_pipeline.core.news_sentiment import mentions, sentiment_by_minute
+    from vol_pipeline.core.what_if import SENTIMENT_AND_MULTIPLIER_OFF, SENTIMENT_OFF
+    from vol_pipeline.sources.synthetic_news import SyntheticNewsSource
+
+    bars, features = session["bars"], session["features"]
+    tickers = ("AAPL", "MSFT", "TSLA")
+    labelled = label_items(SyntheticNewsSource(tickers).session_items(SESSION), LoughranMcDonaldClassifier(), tickers)
+    sentiment = sentiment_by_minute(features, mentions(labelled))
+    result = what_if(features, bars, CLOSE, SENTIMENT_RULES, sentiment=sentiment)
+    assert result["variant"].to_list() == [MULTIPLIER_ON, MULTIPLIER_OFF, SENTIMENT_OFF, SENTIMENT_AND_MULTIPLIER_OFF]
+
+    with_news = replay_session(features, bars, CLOSE, SENTIMENT_RULES, sentiment=sentiment)
+    on = row(result, MULTIPLIER_ON)
+    assert on["recommendations"] == with_news.recommendations.height > 0
+    assert on["confidence_median"] == pytest.approx(with_news.recommendations["confidence"].median())
+    # Sentiment off is the session as it runs without a news source.
+    without = row(session["what_if"], MULTIPLIER_ON)
+    assert {k: row(result, SENTIMENT_OFF)[k] for k in without if k != "variant"} == \
+        {k: v for k, v in without.items() if k != "variant"}
+    assert row(result, SENTIMENT_AND_MULTIPLIER_OFF)["recommendations"] == row(session["what_if"], MULTIPLIER_OFF)["recommendations"]
