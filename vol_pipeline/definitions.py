@@ -43,7 +43,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     rules = signal_rules(settings.news_on)
     warehouse = warehouse_resource(settings)
     return dg.Definitions(
-        assets=[*NEWS_ASSETS, *build_minute_assets(partitions, rules), *build_session_assets(sessions, rules)],
+        assets=[*NEWS_ASSETS, *build_minute_assets(partitions, rules, settings.watchlist or None, settings.watchlist_on,
+                                                  settings.watchlist_size), *build_session_assets(sessions, rules)],
         jobs=[job, session_job, news_job],
         sensors=[
             build_minute_sensor(job, settings.partition_start, running),

@@ -62,6 +62,9 @@ class Settings:
     news: str = "off"
     news_feeds: tuple[str, ...] = ()
     news_file: Path | None = None
+    # VOL_PIPELINE_WATCHLIST=on: signals evaluate only the watchlist's top 30 (reference §9.1).
+    watchlist_on: bool = False
+    watchlist_size: int = 30  # VOL_PIPELINE_WATCHLIST_SIZE: how many tickers the list holds
 
     @property
     def news_on(self) -> bool:
@@ -148,6 +151,8 @@ class Settings:
             news=news,
             news_feeds=news_feeds,
             news_file=news_file,
+            watchlist_on=_on_off(env, "VOL_PIPELINE_WATCHLIST"),
+            watchlist_size=_watchlist_size(env),
             tickers=tickers or DEFAULT_TICKERS,
             watchlist=tickers,
             seed=int(env.get("VOL_PIPELINE_SEED", "7")),
@@ -156,6 +161,20 @@ class Settings:
             archive_bucket=env.get("VOL_PIPELINE_ARCHIVE_BUCKET") or None,
             archive_prefix=env.get("VOL_PIPELINE_ARCHIVE_PREFIX") or "vol_pipeline/history",
         )
+
+
+def _on_off(env, name: str) -> bool:
+    value = env.get(name, "off").strip().lower()
+    if value not in ("on", "off"):
+        raise ValueError(f"{name} must be on or off, got {value!r}")
+    return value == "on"
+
+
+def _watchlist_size(env) -> int:
+    text = env.get("VOL_PIPELINE_WATCHLIST_SIZE", "30")
+    if not text.strip().isdigit() or not 1 <= int(text) <= 10_000:
+        raise ValueError(f"VOL_PIPELINE_WATCHLIST_SIZE must be a whole number from 1 to 10000, got {text!r}")
+    return int(text)
 
 
 def _news(env) -> tuple[str, tuple[str, ...], Path | None]:

@@ -49,14 +49,16 @@ def test_graph_edges_follow_the_chain():
     parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in graph.get_all_asset_keys()}
     assert parents["lane_features"] == {"bars"}
     assert parents["news_sentiment"] == {"news_items"}
-    assert parents["signals"] == {"lane_features", "news_sentiment"}
+    assert parents["watchlist"] == {"lane_features", "news_sentiment"}
+    assert parents["signals"] == {"lane_features", "news_sentiment", "watchlist"}
     assert parents["recommendations"] == {"signals"}
     assert parents["executions"] == {"recommendations", "lane_features", "bars"}
 
 
 def test_every_asset_has_a_blocking_contract_check_and_recommendations_the_formula_check():
     checks = {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
-    for name in ("bars", "lane_features", "signals", "recommendations", "executions", "news_items", "news_sentiment"):
+    for name in ("bars", "lane_features", "signals", "recommendations", "executions", "news_items", "news_sentiment",
+                 "watchlist"):
         assert (name, "pandera_contract") in checks
     assert ("recommendations", "confidence_formula") in checks
 

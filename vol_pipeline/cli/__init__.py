@@ -16,7 +16,7 @@ from datetime import date
 from vol_pipeline.cli.errors import EXIT_BAD_INPUT, CliError
 
 TABLE_NAMES = ("bars", "bars_quarantine", "bar_revisions", "lane_features", "signals", "recommendations", "executions",
-               "outcomes", "session_report", "news_items", "news_sentiment")
+               "outcomes", "session_report", "news_items", "news_sentiment", "watchlist")
 
 
 def _iso_date(text: str) -> date:

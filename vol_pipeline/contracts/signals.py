@@ -7,6 +7,7 @@ import polars as pl
 
 from vol_pipeline.contracts.base import UTC_TS, column, equals, expr_check, unit_interval
 from vol_pipeline.core.config import SignalRuleSet
+from vol_pipeline.core.signals import RULES_CODES
 from vol_pipeline.core.volume import final_confidence, volume_multiplier
 
 
@@ -27,7 +28,7 @@ def signals_schema(rules: SignalRuleSet = SignalRuleSet()) -> pa.DataFrameSchema
             "ticker": column(pl.String),
             "ts": column(UTC_TS),
             "rule_version": column(pl.String),
-            "rule": column(pl.String, checks=[pa.Check.isin(["BULLISH_ENTRY", "BEARISH_ENTRY", "NO_SETUP", "VOLUME_TOO_LOW"])]),
+            "rule": column(pl.String, checks=[pa.Check.isin(list(RULES_CODES))]),
             "action": column(pl.String, checks=[pa.Check.isin(["BUY", "SELL", "HOLD"])]),
             "instrument_type": column(pl.String, nullable=True, checks=[pa.Check.isin(["CALL", "PUT", "STOCK"])]),
             "direction": column(pl.String, nullable=True, checks=[pa.Check.isin(["LONG", "SHORT"])]),

@@ -20,6 +20,8 @@ RULE_BULLISH = "BULLISH_ENTRY"
 RULE_BEARISH = "BEARISH_ENTRY"
 RULE_NO_SETUP = "NO_SETUP"
 RULE_VOLUME_TOO_LOW = "VOLUME_TOO_LOW"
+RULE_OFF_WATCHLIST = "OFF_WATCHLIST"  # the watchlist is on and the ticker was not on it
+RULES_CODES = (RULE_BULLISH, RULE_BEARISH, RULE_NO_SETUP, RULE_VOLUME_TOO_LOW, RULE_OFF_WATCHLIST)
 
 SIGNAL_COLUMNS: tuple[str, ...] = (
     "ticker", "ts", "rule_version", "rule", "action", "instrument_type", "direction",
@@ -33,13 +35,16 @@ SENTIMENT_SCHEMA = {"ticker": pl.String, "sentiment_score": pl.Float64, "news_co
 
 
 def evaluate_signals(
-    features: pl.DataFrame, rules: SignalRuleSet = SignalRuleSet(), sentiment: pl.DataFrame | None = None
+    features: pl.DataFrame, rules: SignalRuleSet = SignalRuleSet(), sentiment: pl.DataFrame | None = None,
+    on_watchlist: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Signals for every lane_features row.
 
     `sentiment` (optional): per ticker and minute (`ts`; or per ticker alone),
     `sentiment_score` = mean directional score in [-1, 1] over the news window
     (core.news_sentiment) and `news_count`; a ticker or minute without news scores 0.
+    `on_watchlist` (optional): (ticker, ts, on_watchlist) from core.watchlist; a row off the
+    watchlist takes no direction (HOLD/OFF_WATCHLIST). Without it every ticker is evaluated.
     """
     if sentiment is None:
         sentiment = pl.DataFrame(schema=SENTIMENT_SCHEMA)
@@ -48,6 +53,11 @@ def evaluate_signals(
         sentiment_score=pl.col("sentiment_score").fill_null(0.0),
         news_count=pl.col("news_count").fill_null(0),
     )
+    if on_watchlist is None:
+        frame = frame.with_columns(_on_watchlist=pl.lit(True))
+    else:
+        frame = frame.join(on_watchlist.select("ticker", "ts", _on_watchlist="on_watchlist"), on=["ticker", "ts"],
+                           how="left").with_columns(pl.col("_on_watchlist").fill_null(True))
     return frame.with_columns(_direction(rules)).with_columns(_scores(rules)).with_columns(_decision(rules)).select(
         SIGNAL_COLUMNS
     )
@@ -59,8 +69,9 @@ def _direction(rules: SignalRuleSet) -> list[pl.Expr]:
     score = pl.col("sentiment_score")
     bullish_news = score > rules.sentiment_threshold if rules.sentiment_gate else pl.lit(True)
     bearish_news = score < -rules.sentiment_threshold if rules.sentiment_gate else pl.lit(True)
-    long_ = bullish_news & (pl.col("trend_state") >= 0) & (pl.col("close") > pl.col("sma20")) & near_sma
-    short = bearish_news & (pl.col("trend_state") <= 0) & (pl.col("close") < pl.col("sma20")) & near_sma
+    listed = pl.col("_on_watchlist")
+    long_ = listed & bullish_news & (pl.col("trend_state") >= 0) & (pl.col("close") > pl.col("sma20")) & near_sma
+    short = listed & bearish_news & (pl.col("trend_state") <= 0) & (pl.col("close") < pl.col("sma20")) & near_sma
     direction = pl.when(long_).then(pl.lit("LONG")).when(short).then(pl.lit("SHORT"))
     vr = pl.col("vol_ratio")
     regime = (
@@ -125,7 +136,8 @@ def _decision(rules: SignalRuleSet) -> list[pl.Expr]:
         .otherwise(pl.lit("SELL"))
     )
     rule = (
-        pl.when(direction.is_null()).then(pl.lit(RULE_NO_SETUP))
+        pl.when(~pl.col("_on_watchlist")).then(pl.lit(RULE_OFF_WATCHLIST))
+        .when(direction.is_null()).then(pl.lit(RULE_NO_SETUP))
         .when(killed).then(pl.lit(RULE_VOLUME_TOO_LOW))
         .when(direction == "LONG").then(pl.lit(RULE_BULLISH))
         .otherwise(pl.lit(RULE_BEARISH))

@@ -54,28 +54,17 @@ def _news_by_ticker(item_mentions: pl.DataFrame, as_of: datetime, config: Watchl
     )
 
 
-def watchlist(
-    latest_features: pl.DataFrame,
-    item_mentions: pl.DataFrame,
-    universe: tuple[str, ...],
-    as_of: datetime,
-    config: WatchlistConfig = WatchlistConfig(),
-) -> pl.DataFrame:
-    """WATCHLIST_COLUMNS, one row per universe ticker, best first. `latest_features` holds
-    one lane_features row per ticker (the newest at `as_of`)."""
+def _scored(frame: pl.DataFrame, config: WatchlistConfig) -> pl.DataFrame:
+    """The components and watch_score of rows holding features and their news columns."""
     w_pressure, w_setup, w_vol, w_trend = config.weights
     horizon_s = config.news_minutes * 60.0
-    news = _news_by_ticker(item_mentions, as_of, config)
     avg, age = pl.col("avg_sentiment"), pl.col("news_age_s")
     direction = pl.when(avg > config.direction_deadband).then(1).when(avg < -config.direction_deadband).then(-1).otherwise(0)
     trend = pl.col("trend_state")
     # The original's `or 1.0`: a missing or zero ratio scores as normal volume.
     vol_ratio = pl.when(pl.col("vol_ratio").is_null() | (pl.col("vol_ratio") == 0)).then(1.0).otherwise(pl.col("vol_ratio"))
-    scored = (
-        latest_features.filter(pl.col("ticker").is_in(universe))
-        .select("ticker", "close", "sma20", "sma50", "distance_sma20", "trend_state", "vol_ratio")
-        .join(news, on="ticker", how="left")
-        .with_columns(
+    return (
+        frame.with_columns(
             news_count=pl.col("news_count").fill_null(0).cast(pl.Int64),
             avg_sentiment=avg.fill_null(0.0),
             news_age_s=age.fill_null(horizon_s),
@@ -93,6 +82,24 @@ def watchlist(
                                  + w_vol * pl.col("vol_score") + w_trend * pl.col("trend_alignment"))
         )
     )
+
+
+_FEATURE_COLUMNS = ("ticker", "close", "sma20", "sma50", "distance_sma20", "trend_state", "vol_ratio")
+
+
+def watchlist(
+    latest_features: pl.DataFrame,
+    item_mentions: pl.DataFrame,
+    universe: tuple[str, ...],
+    as_of: datetime,
+    config: WatchlistConfig = WatchlistConfig(),
+) -> pl.DataFrame:
+    """WATCHLIST_COLUMNS, one row per universe ticker, best first. `latest_features` holds
+    one lane_features row per ticker (the newest at `as_of`)."""
+    news = _news_by_ticker(item_mentions, as_of, config)
+    scored = _scored(
+        latest_features.filter(pl.col("ticker").is_in(universe)).select(_FEATURE_COLUMNS).join(news, on="ticker", how="left"),
+        config)
     unscored = pl.DataFrame({"ticker": sorted(set(universe) - set(scored["ticker"]))}, schema={"ticker": pl.String})
     ranked = (
         pl.concat([scored, unscored], how="diagonal_relaxed")
@@ -105,3 +112,60 @@ def watchlist(
         .sort(["rank", "watch_score", "ticker"], descending=[False, True, False])
     )
     return ranked.with_columns(as_of=pl.lit(as_of)).select(WATCHLIST_COLUMNS)
+
+
+# --- every REFRESH_MINUTES: the watchlist asset --------------------------------------------------
+REFRESH_MINUTES = 5  # the original's watchlist engine ran every 5 minutes
+
+
+def refresh_mark(ts: pl.Expr) -> pl.Expr:
+    """The refresh whose watchlist applies to the bar at `ts`: the bar at the last 5-minute mark."""
+    return ts.dt.truncate(f"{REFRESH_MINUTES}m")
+
+
+def watchlist_by_mark(
+    features: pl.DataFrame,
+    item_mentions: pl.DataFrame,
+    universe: tuple[str, ...] | None,
+    config: WatchlistConfig = WatchlistConfig(),
+) -> pl.DataFrame:
+    """WATCHLIST_COLUMNS plus `ts`: the watchlist of every 5-minute mark among `features`' minutes.
+
+    At each mark, the tickers with a bar at that minute are scored from its lane_features row
+    and their news of the 60 minutes to the bar's close (`as_of`), and ranked; the top
+    `config.size` are on the list. A ticker without a bar at the mark is not scored there
+    (off the list until the next mark). `universe` None: every ticker with features. Vectorised over marks and tickers: the news per
+    (ticker, mark) comes from the cumulative sums of core.news_sentiment, no loop."""
+    from vol_pipeline.core.news_sentiment import BAR, SentimentWindow, sentiment_by_minute
+
+    in_universe = pl.col("ticker").is_in(universe) if universe is not None else pl.lit(True)
+    at_marks = features.filter((pl.col("ts") == refresh_mark(pl.col("ts"))) & in_universe)
+    news = sentiment_by_minute(at_marks, item_mentions, SentimentWindow(config.news_minutes, min_score=-1.0))
+    as_of = pl.col("ts") + BAR
+    with_news = at_marks.select("ts", *_FEATURE_COLUMNS).with_columns(
+        as_of=as_of,
+        news_count=news["news_count"],
+        avg_sentiment=pl.when(news["news_count"] > 0).then(news["sentiment_score"]),
+        news_age_s=(as_of - news["latest_news_at"]).dt.total_microseconds() / 1e6,
+    )
+    ranked = (
+        _scored(with_news, config)
+        .sort(["ts", "watch_score", "ticker"], descending=[False, True, False])
+        .with_columns(_place=pl.int_range(1, pl.len() + 1).over("ts"))
+        .with_columns(in_watchlist=pl.col("_place") <= config.size)
+        .with_columns(rank=pl.when(pl.col("in_watchlist")).then(pl.col("_place")).otherwise(OFF_LIST_RANK).cast(pl.Int32))
+    )
+    return ranked.select("ts", *WATCHLIST_COLUMNS)
+
+
+def watchlist_membership(features: pl.DataFrame, ranked: pl.DataFrame) -> pl.DataFrame:
+    """(ticker, ts, on_watchlist) for every features row: on the list of its minute's mark,
+    or True when that mark has no watchlist (not computed: every ticker is evaluated)."""
+    listed = ranked.filter(pl.col("in_watchlist")).select("ticker", mark="ts", _listed=pl.lit(True))
+    marks = ranked.select(mark="ts").unique().with_columns(_ranked=pl.lit(True))
+    return (
+        features.select("ticker", "ts").with_columns(mark=refresh_mark(pl.col("ts")))
+        .join(listed, on=["ticker", "mark"], how="left")
+        .join(marks, on="mark", how="left")
+        .select("ticker", "ts", on_watchlist=pl.col("_listed").fill_null(False) | pl.col("_ranked").is_null())
+    )

@@ -56,7 +56,7 @@ def _columns(names: tuple[str, ...], schema) -> dict[str, pl.DataType]:
 def _tables() -> dict[str, Table]:
     from vol_pipeline.contracts import (
         BARS_SCHEMA, EXECUTIONS_SCHEMA, LANE_FEATURES_SCHEMA, NEWS_ITEMS_SCHEMA, NEWS_SENTIMENT_SCHEMA, OUTCOMES_SCHEMA,
-        RECOMMENDATIONS_SCHEMA, SIGNALS_SCHEMA,
+        RECOMMENDATIONS_SCHEMA, SIGNALS_SCHEMA, WATCHLIST_SCHEMA,
     )
     from vol_pipeline.contracts.news import NEWS_ITEM_COLUMNS, NEWS_SENTIMENT_COLUMNS
 
@@ -84,6 +84,8 @@ def _tables() -> dict[str, Table]:
               key=("event_uid",), description="news items as fetched: title, summary, link, feed, published and fetched times"),
         Table("news_sentiment", _columns(NEWS_SENTIMENT_COLUMNS, NEWS_SENTIMENT_SCHEMA), partition_column="known_at",
               key=("event_uid",), description="each news item's tickers and its classifier label and score, by when it was known"),
+        Table("watchlist", _columns(tuple(WATCHLIST_SCHEMA.columns), WATCHLIST_SCHEMA),
+              description="every 5 minutes: each ticker's watch_score, its components and rank (top 30 on the list)"),
     ]
     return {t.name: t for t in tables}
 

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from vol_pipeline.core.news_sentiment import MENTIONS_SCHEMA
 from vol_pipeline.core.watchlist import OFF_LIST_RANK, WatchlistConfig, watchlist
@@ -54,3 +55,31 @@ def test_opposed_news_and_trend_score_zero_alignment():
     against = FEATURES.with_columns(trend_state=pl.lit(-1))
     row = watchlist(against, NEWS, ("AAPL",), AS_OF).row(0, named=True)
     assert row["trend_alignment"] == 0.0
+
+
+def test_every_five_minute_mark_ranks_like_the_single_moment_engine():
+    """watchlist_by_mark (the asset's, vectorised over marks) against watchlist() called at
+    each mark with that minute's features and the bar's close as `as_of`."""
+    from datetime import date
+
+    from vol_pipeline.classifiers.labelling import label_items
+    from vol_pipeline.classifiers.loughran_mcdonald import LoughranMcDonaldClassifier
+    from vol_pipeline.core.features import lane_features
+    from vol_pipeline.core.news_sentiment import mentions
+    from vol_pipeline.core.watchlist import watchlist_by_mark
+    from vol_pipeline.sources.synthetic import SyntheticBarSource
+    from vol_pipeline.sources.synthetic_news import SyntheticNewsSource
+
+    session, tickers = date(2026, 11, 23), ("AAPL", "MSFT", "TSLA", "NVDA", "AMZN")
+    features = lane_features(SyntheticBarSource(tickers=tickers).session_bars(session))
+    news = mentions(label_items(SyntheticNewsSource(tickers).session_items(session), LoughranMcDonaldClassifier(), tickers))
+    config = WatchlistConfig(size=3)
+    by_mark = watchlist_by_mark(features, news, tickers, config)
+    marks = by_mark["ts"].unique().sort()
+    assert len(marks) > 60 and all(m.minute % 5 == 0 for m in marks)
+    for mark in marks[::7]:
+        at_mark = features.filter(pl.col("ts") == mark)
+        expected = watchlist(at_mark, news, tickers, mark + M, config).filter(pl.col("sentiment_pressure").is_not_null())
+        got = by_mark.filter(pl.col("ts") == mark).drop("ts")
+        assert_frame_equal(got, expected, check_exact=False, check_dtypes=False)
+    assert by_mark.group_by("ts").agg(pl.col("in_watchlist").sum())["in_watchlist"].max() == 3

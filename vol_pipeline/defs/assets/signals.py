@@ -12,6 +12,7 @@ import polars as pl
 from vol_pipeline.core.config import SignalRuleSet
 from vol_pipeline.core.news_sentiment import sentiment_by_minute, stored_mentions, window_reads
 from vol_pipeline.core.signals import evaluate_signals
+from vol_pipeline.core.watchlist import refresh_mark, watchlist_membership
 from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs, window
 from vol_pipeline.defs.checks import contract_result, contract_spec, checked_outputs
 from vol_pipeline.defs.metadata import summary
@@ -23,27 +24,35 @@ from vol_pipeline.contracts import signals_schema
 NEWS_DEP = dg.AssetDep("news_sentiment", partition_mapping=dg.AllPartitionMapping())
 
 
-def build_signals(partitions: dg.PartitionsDefinition, rules: SignalRuleSet) -> dg.AssetsDefinition:
+def build_signals(partitions: dg.PartitionsDefinition, rules: SignalRuleSet, watchlist_on: bool) -> dg.AssetsDefinition:
     news_on = rules.sentiment_gate
+    scope = "the watchlist's tickers" if watchlist_on else "every ticker"
+
     @dg.asset(
         name="signals",
-        deps=[NEWS_DEP],
+        deps=[NEWS_DEP, "watchlist"],
         check_specs=[contract_spec("signals", partitions)],
         partitions_def=partitions,
         backfill_policy=SINGLE_RUN,
         **spec_kwargs("signals", f"Rule set {rules.version}: direction, base confidence (with news sentiment when a "
                       "news source is configured), volume multiplier and final confidence per ticker and minute; "
-                      "HOLD rows say why nothing was traded."),
+                      f"HOLD rows say why nothing was traded. Evaluates {scope}."),
     )
     def signals(context: dg.AssetExecutionContext, lane_features: pl.DataFrame, warehouse: WarehouseResource):
-        sentiment = None
+        start, end = window(context)
+        store = warehouse.get()
+        sentiment = on_watchlist = None
         if news_on:
-            start, end = window(context)
-            labels = warehouse.get().read("news_sentiment", *window_reads(start, end))
+            labels = store.read("news_sentiment", *window_reads(start, end))
             sentiment = sentiment_by_minute(lane_features, stored_mentions(labels))
-        evaluated = evaluate_signals(lane_features, rules, sentiment)
+        if watchlist_on:  # the marks of this window (written by the watchlist step) and the one before it
+            first_mark = lane_features.select(refresh_mark(pl.col("ts")).min()).item() if lane_features.height else start
+            on_watchlist = watchlist_membership(lane_features, store.read("watchlist", first_mark, end))
+        evaluated = evaluate_signals(lane_features, rules, sentiment, on_watchlist)
         results = [contract_result("signals", evaluated, signals_schema(rules))]
         meta = summary("signals", evaluated, minutes_in(context))
+        if watchlist_on:
+            meta["rows_off_watchlist"] = evaluated.filter(pl.col("rule") == "OFF_WATCHLIST").height
         if news_on:
             meta["rows_with_news"] = evaluated.filter(pl.col("news_count") > 0).height
         yield from checked_outputs(context, results, [dg.Output(evaluated, metadata=meta)])

@@ -30,3 +30,28 @@ CREATE TABLE IF NOT EXISTS news_sentiment (
     classified_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_news_sentiment_known_at ON news_sentiment (known_at);
+
+-- The watchlist engine (reference §7), every 5 minutes: ts is the mark (the bar whose
+-- features were scored), as_of its close. Rows off the list have rank 999.
+CREATE TABLE IF NOT EXISTS watchlist (
+    ts TIMESTAMPTZ NOT NULL,
+    ticker TEXT NOT NULL,
+    as_of TIMESTAMPTZ NOT NULL,
+    watch_score DOUBLE PRECISION NOT NULL,
+    rank INTEGER NOT NULL,
+    in_watchlist BOOLEAN NOT NULL,
+    news_count BIGINT NOT NULL,
+    avg_sentiment DOUBLE PRECISION NOT NULL,
+    news_age_s DOUBLE PRECISION NOT NULL,
+    sentiment_pressure DOUBLE PRECISION NOT NULL,
+    setup_quality DOUBLE PRECISION NOT NULL,
+    vol_ratio DOUBLE PRECISION,
+    vol_score DOUBLE PRECISION NOT NULL,
+    trend_state INTEGER NOT NULL,
+    trend_alignment DOUBLE PRECISION NOT NULL,
+    close DOUBLE PRECISION NOT NULL,
+    sma20 DOUBLE PRECISION NOT NULL,
+    sma50 DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (ticker, ts)
+);
+CREATE INDEX IF NOT EXISTS idx_watchlist_ts ON watchlist (ts);
