@@ -8,8 +8,8 @@ materialized first (untimed: the lookback). Then, for each of `repeats` consecut
 minutes, three figures:
 
 * compute: the work of every asset of the minute job on data in memory - lane_features'
-  per-minute kernel, signals, recommendations (with the cooldown), the dispatch gates, and
-  each table's contract check - with the same functions and settings the assets call.
+  per-minute kernel, the watchlist (at 5-minute marks), signals, recommendations (with the
+  cooldown), the dispatch gates, and each table's contract check - with the same functions and settings the assets call.
   This is the figure with the target (< 150 ms at 5,000 tickers).
 * compute + warehouse I/O: the same plus every read (the 240-minute bar lookback, the
   cooldown's recommendations, the dispatch inputs) and every write (one window replace
@@ -64,8 +64,14 @@ def _one_minute(store, minute: datetime, timed: dict[str, float]) -> None:
     from vol_pipeline.core.signals import evaluate_signals
     from vol_pipeline.defs.assets.executions import BAR_LOOKBACK, DISPATCH, FEATURES_LOOKBACK, _new_york_day_start
     from vol_pipeline.defs.assets.lane_features import FEATURES, LOOKBACK_MINUTES
-    from vol_pipeline.defs.assets.signals import RULES
-    from vol_pipeline.contracts import LANE_FEATURES_SCHEMA, check_contract, executions_schema, recommendations_schema, signals_schema
+    from vol_pipeline.contracts import (
+        LANE_FEATURES_SCHEMA, WATCHLIST_SCHEMA, check_contract, executions_schema, recommendations_schema, signals_schema,
+    )
+    from vol_pipeline.core.config import signal_rules
+    from vol_pipeline.core.news_sentiment import stored_mentions
+    from vol_pipeline.core.watchlist import WatchlistConfig, watchlist_by_mark
+
+    RULES = signal_rules(False)  # no news source: what the default minute job runs
 
     end = minute + timedelta(minutes=1)
 
@@ -84,6 +90,10 @@ def _one_minute(store, minute: datetime, timed: dict[str, float]) -> None:
     bars = io(lambda: store.read("bars", market_minutes_back(minute, LOOKBACK_MINUTES - 1), end))
     features = compute(lambda: check_contract(lane_features_between(bars, minute, end, FEATURES), LANE_FEATURES_SCHEMA))
     io(lambda: store.replace("lane_features", features, minute, end))
+    news = io(lambda: store.read("news_sentiment", minute - timedelta(minutes=60), end + timedelta(minutes=1)))
+    ranked = compute(lambda: check_contract(watchlist_by_mark(features, stored_mentions(news), None, WatchlistConfig()),
+                                            WATCHLIST_SCHEMA))
+    io(lambda: store.replace("watchlist", ranked, minute, end))
     signals = compute(lambda: check_contract(evaluate_signals(features, RULES), signals_schema(RULES)))
     io(lambda: store.replace("signals", signals, minute, end))
     prior = io(lambda: store.read("recommendations", minute - timedelta(minutes=RULES.cooldown_minutes), minute))

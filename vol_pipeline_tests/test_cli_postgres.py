@@ -224,7 +224,7 @@ def test_db_status_of_a_new_database_lists_every_migration_as_pending(cli):
     assert out.splitlines()[0] == f"warehouse {cli.location}: schema migrations"
     for version in versions:
         assert f"  {version}: PENDING" in out
-    assert out.strip().endswith("7 pending - run `vol-pipeline db upgrade`")
+    assert out.strip().endswith("8 pending - run `vol-pipeline db upgrade`")
 
 
 def test_db_upgrade_applies_them_and_a_second_upgrade_applies_nothing(cli):

@@ -50,6 +50,7 @@ WARM_UP_MINUTES = 60
 CHECKS = [
     ("bars", "pandera_contract"),
     ("lane_features", "pandera_contract"),
+    ("watchlist", "pandera_contract"),
     ("signals", "pandera_contract"),
     ("recommendations", "pandera_contract"),
     ("recommendations", "confidence_formula"),
@@ -129,8 +130,8 @@ def _build_main(folder: Path) -> None:
         save_snapshot(folder, "rerun", read_all(settings))
 
         # A core function used by the signals asset returns rows that break the contract.
-        def broken_signals(features, rules, sentiment=None):
-            return evaluate_signals(features, rules, sentiment).with_columns(action=pl.lit("MAYBE"))
+        def broken_signals(*args):
+            return evaluate_signals(*args).with_columns(action=pl.lit("MAYBE"))
 
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr("vol_pipeline.defs.assets.signals.evaluate_signals", broken_signals)
@@ -483,7 +484,7 @@ def test_contract_failure_writes_nothing_downstream(main):
     for name in TABLES:
         assert_same(after[name].filter(pl.col(TABLES[name].partition_column) < FRESH_MINUTE), before[name], name)
     materialized = {m.asset_key.to_user_string() for m in main.materializations("failed")}
-    assert materialized == {"bars", "bars_quarantine", "lane_features"}
+    assert materialized == {"bars", "bars_quarantine", "lane_features", "watchlist"}  # upstream of signals
     records = main.instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("recommendations"), asset_partitions=[partition_key(FRESH_MINUTE)]),
         limit=1,
