@@ -49,8 +49,8 @@ def test_graph_edges_follow_the_chain():
     parents = {key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys} for key in graph.get_all_asset_keys()}
     assert parents["lane_features"] == {"bars"}
     assert parents["news_sentiment"] == {"news_items"}
-    assert parents["watchlist"] == {"lane_features", "news_sentiment"}
-    assert parents["signals"] == {"lane_features", "news_sentiment", "watchlist"}
+    # news_sentiment and the watchlist feed signals only when configured (next tests)
+    assert parents["watchlist"] == {"lane_features"} and parents["signals"] == {"lane_features"}
     assert parents["recommendations"] == {"signals"}
     assert parents["executions"] == {"recommendations", "lane_features", "bars"}
 
@@ -71,6 +71,20 @@ def test_the_rule_set_follows_the_news_setting(tmp_path):
         built = build_definitions(Settings(home=tmp_path, partition_start=date(2026, 11, 2), news=news))
         description = built.resolve_asset_graph().get(dg.AssetKey("signals")).description
         assert description.startswith(f"Rule set {version}:"), (news, description)
+
+
+def test_signals_depend_on_news_and_the_watchlist_only_when_configured(tmp_path):
+    from vol_pipeline.definitions import build_definitions
+    from vol_pipeline.settings import Settings
+
+    def parents(asset: str, **changes) -> set[str]:
+        built = build_definitions(Settings(home=tmp_path, partition_start=date(2026, 11, 2), **changes))
+        return {key.to_user_string() for key in built.resolve_asset_graph().get(dg.AssetKey(asset)).parent_keys}
+
+    assert parents("signals", watchlist_on=True) == {"lane_features", "watchlist"}
+    assert parents("signals", news="synthetic") == {"lane_features", "news_sentiment"}
+    assert parents("signals", news="synthetic", watchlist_on=True) == {"lane_features", "news_sentiment", "watchlist"}
+    assert parents("watchlist", news="synthetic") == {"lane_features", "news_sentiment"}
 
 
 def test_news_poll_is_stopped_unless_prod_reads_live_feeds(tmp_path):

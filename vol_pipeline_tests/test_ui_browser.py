@@ -61,7 +61,7 @@ CHROMIUM_FLAGS = (
 UI_TIMEOUT_S = 60  # generous: 2 cores, and the UI fetches statuses after the layout
 RUN_TIMEOUT_S = 300  # a run launched from the UI: queue, a new process, the chain (~10-20 s unloaded)
 IDLE_TIMEOUT_S = 60  # the webserver must settle after the pages (the goal is < 5 s; measured, not asserted)
-MINUTE_ASSETS = ("bars", "bars_quarantine", "lane_features", "signals", "recommendations", "executions")
+MINUTE_ASSETS = ("bars", "bars_quarantine", "lane_features", "watchlist", "signals", "recommendations", "executions")
 CHAIN = ("bars", "lane_features", "signals", "recommendations")
 CHECKS = ("pandera_contract", "confidence_formula")  # recommendations' checks (vol_pipeline/defs/checks.py)
 SENSOR, SCHEDULE = "minute_sensor", "session_close_schedule"
@@ -418,7 +418,8 @@ def test_asset_graph_shows_every_minute_asset_with_its_status(ui, browser):
     graph = {n["assetKey"]["path"][0]: n for n in nodes}
     assert all(graph[asset]["groupName"] == "minute_pipeline" for asset in MINUTE_ASSETS)
     for upstream, asset in zip(CHAIN, CHAIN[1:]):
-        assert [d["path"][0] for d in graph[asset]["dependencyKeys"]] == [upstream]
+        assert upstream in [d["path"][0] for d in graph[asset]["dependencyKeys"]]
+    assert {d["path"][0] for d in graph["signals"]["dependencyKeys"]} == {"lane_features"}  # no news source here
 
 
 # --- b. Partitions pages and Checks tabs ---------------------------------------------------------

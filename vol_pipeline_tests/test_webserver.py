@@ -42,7 +42,7 @@ def test_asset_graph_shows_the_chain_with_checks(graphql):
         assetChecksOrError { ... on AssetChecks { checks { name blocking } } } } }""")
     nodes = {n["assetKey"]["path"][0]: n for n in data["assetNodes"]}
     assert {"bars", "lane_features", "signals", "recommendations", "bars_quarantine"} <= set(nodes)
-    assert sorted(d["path"][0] for d in nodes["signals"]["dependencyKeys"]) == ["lane_features", "news_sentiment", "watchlist"]
+    assert [d["path"][0] for d in nodes["signals"]["dependencyKeys"]] == ["lane_features"]  # no news source here
     assert [d["path"][0] for d in nodes["news_sentiment"]["dependencyKeys"]] == ["news_items"]
     checks = {c["name"]: c["blocking"] for c in nodes["recommendations"]["assetChecksOrError"]["checks"]}
     assert checks == {"pandera_contract": True, "confidence_formula": True}

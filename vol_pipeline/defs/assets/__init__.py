@@ -22,7 +22,7 @@ from vol_pipeline.defs.rule_comparison import build_rule_comparison
 
 def build_minute_assets(partitions: dg.PartitionsDefinition, rules: SignalRuleSet, universe: tuple[str, ...] | None,
                         watchlist_on: bool, watchlist_size: int) -> list[dg.AssetsDefinition]:
-    return [build_bars(partitions), build_lane_features(partitions), build_watchlist(partitions, universe, watchlist_size),
+    return [build_bars(partitions), build_lane_features(partitions), build_watchlist(partitions, universe, watchlist_size, rules.sentiment_gate),
             build_signals(partitions, rules, watchlist_on), build_recommendations(partitions, rules),
             build_executions(partitions)]
 

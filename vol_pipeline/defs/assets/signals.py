@@ -19,8 +19,8 @@ from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.resources import WarehouseResource
 from vol_pipeline.contracts import signals_schema
 
-# news_sentiment is unpartitioned: the edge says where sentiment comes from; the rows of a
-# minute's window are read by time, never through this mapping.
+# news_sentiment is unpartitioned: the edge (with a news source) says where sentiment comes
+# from; the rows of a minute's window are read by time, never through this mapping.
 NEWS_DEP = dg.AssetDep("news_sentiment", partition_mapping=dg.AllPartitionMapping())
 
 
@@ -30,7 +30,11 @@ def build_signals(partitions: dg.PartitionsDefinition, rules: SignalRuleSet, wat
 
     @dg.asset(
         name="signals",
-        deps=[NEWS_DEP, "watchlist"],
+        # Edges only to what the run reads: lineage as it is. Without news no news_sentiment
+        # edge (else the UI's Materialize warns that it was never materialized); without the
+        # watchlist no watchlist edge (the default graph keeps five columns, whose fit-to-screen
+        # zoom still shows the nodes' statuses).
+        deps=[*([NEWS_DEP] if news_on else []), *(["watchlist"] if watchlist_on else [])],
         check_specs=[contract_spec("signals", partitions)],
         partitions_def=partitions,
         backfill_policy=SINGLE_RUN,

@@ -19,16 +19,19 @@ from vol_pipeline.defs.checks import checked_outputs, contract_result, contract_
 from vol_pipeline.defs.metadata import summary
 from vol_pipeline.defs.resources import WarehouseResource
 from vol_pipeline.contracts import WATCHLIST_SCHEMA
+from vol_pipeline.storage.tables import table
 
+NO_NEWS = table("news_sentiment").empty()
 NEWS_DEP = dg.AssetDep("news_sentiment", partition_mapping=dg.AllPartitionMapping())
 
 
-def build_watchlist(partitions: dg.PartitionsDefinition, universe: tuple[str, ...] | None, size: int) -> dg.AssetsDefinition:
+def build_watchlist(partitions: dg.PartitionsDefinition, universe: tuple[str, ...] | None, size: int,
+                    news_on: bool) -> dg.AssetsDefinition:
     config = WatchlistConfig(size=size)
 
     @dg.asset(
         name="watchlist",
-        deps=[NEWS_DEP],
+        deps=[NEWS_DEP] if news_on else [],  # without news its pressure is 0: nothing read
         check_specs=[contract_spec("watchlist", partitions)],
         partitions_def=partitions,
         backfill_policy=SINGLE_RUN,
@@ -38,7 +41,8 @@ def build_watchlist(partitions: dg.PartitionsDefinition, universe: tuple[str, ..
     )
     def watchlist(context: dg.AssetExecutionContext, lane_features: pl.DataFrame, warehouse: WarehouseResource):
         start, end = window(context)
-        news = warehouse.get().read("news_sentiment", start - timedelta(minutes=config.news_minutes), end + timedelta(minutes=1))
+        news = (warehouse.get().read("news_sentiment", start - timedelta(minutes=config.news_minutes), end + timedelta(minutes=1))
+                if news_on else NO_NEWS)
         ranked = watchlist_by_mark(lane_features, stored_mentions(news), universe, config)
         results = [contract_result("watchlist", ranked, WATCHLIST_SCHEMA)]
         meta = summary("watchlist", ranked, minutes_in(context))
