@@ -53,8 +53,21 @@ COLUMN_LINEAGE: dict[str, dict[str, list[dg.TableColumnDep]]] = {
 }
 
 
-def column_lineage(table_name: str) -> dict[str, dg.TableColumnLineage]:
+# With a news source, signals' sentiment columns come from news_sentiment's labels.
+_NEWS = _deps("news_sentiment", "label", "score", "tickers", "known_at")
+NEWS_LINEAGE: dict[str, list[dg.TableColumnDep]] = {
+    "sentiment_score": _NEWS,
+    "news_count": _NEWS,
+    "sentiment_strength": _NEWS,
+    "base_confidence": COLUMN_LINEAGE["signals"]["base_confidence"] + _NEWS,
+    "confidence": COLUMN_LINEAGE["signals"]["confidence"] + _NEWS,
+}
+
+
+def column_lineage(table_name: str, with_news: bool = False) -> dict[str, dg.TableColumnLineage]:
     lineage = COLUMN_LINEAGE.get(table_name)
+    if with_news and table_name == "signals":
+        lineage = {**lineage, **NEWS_LINEAGE}
     return {"dagster/column_lineage": dg.TableColumnLineage(lineage)} if lineage else {}
 
 

@@ -138,3 +138,17 @@ def test_the_report_replays_the_session_with_and_without_sentiment(scenario):
     assert rows["sentiment off"]["recommendations"] > rows["multiplier on"]["recommendations"]
     assert rows["sentiment off"]["confidence_median"] < rows["multiplier on"]["confidence_median"]
     assert report["sentiment"]["on"]
+
+
+def test_signals_column_lineage_reaches_the_news_labels(tmp_path_factory):
+    """The signals materialization of the news run: sentiment and confidence trace to news_sentiment."""
+    import dagster as dg
+
+    folder = built_once(tmp_path_factory, "news_chain", _build)
+    with cli_instance(scenario_settings(folder)) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("signals"))
+    lineage = event.asset_materialization.metadata["dagster/column_lineage"].value
+    deps = {column: {(d.asset_key.to_user_string(), d.column_name) for d in found}
+            for column, found in lineage.deps_by_column.items()}
+    assert ("news_sentiment", "score") in deps["sentiment_score"]
+    assert ("news_sentiment", "score") in deps["confidence"] and ("lane_features", "volume_ratio") in deps["confidence"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta, timezone
 
-import polars as pl
 import pytest
 
 from vol_pipeline.settings import Settings

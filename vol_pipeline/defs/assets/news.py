@@ -32,6 +32,7 @@ NEWS_GROUP = "news"
 FEED_STATE = "feed_state"
 EXAMPLES = 10  # rejected items listed in the metadata
 
+
 class NewsIngestConfig(dg.Config):
     """Generated news only: the sessions to generate (YYYY-MM-DD, both included); empty:
     the latest session up to today."""
@@ -39,9 +40,11 @@ class NewsIngestConfig(dg.Config):
     first_session: str = ""
     last_session: str = ""
 
+
 def _spec(name: str, description: str) -> dg.AssetOut:
     return dg.AssetOut(description=description, group_name=NEWS_GROUP, owners=OWNERS, kinds={"polars", "duckdb"},
                        metadata={"dagster/column_schema": column_schema(name), "dagster/table_name": f"warehouse.{name}"})
+
 
 def _sessions(config: NewsIngestConfig) -> list[date]:
     try:
@@ -53,10 +56,12 @@ def _sessions(config: NewsIngestConfig) -> list[date]:
         return sessions_between(last - timedelta(days=10), last)[-1:]
     return sessions_between(first, last)
 
+
 def _last_feed_states(context: dg.AssetExecutionContext) -> dict[str, dict]:
     event = context.instance.get_latest_materialization_event(dg.AssetKey("news_items"))
     entry = event.asset_materialization.metadata.get(FEED_STATE) if event and event.asset_materialization else None
     return dict(entry.value) if entry is not None else {}
+
 
 def _collect(context, config: NewsIngestConfig, news_source: NewsSourceResource) -> NewsBatch:
     if news_source.kind == "feeds":
@@ -76,14 +81,17 @@ def _collect(context, config: NewsIngestConfig, news_source: NewsSourceResource)
     raise dg.Failure(description="no news source is configured: set VOL_PIPELINE_NEWS to feeds (with "
                      "VOL_PIPELINE_NEWS_FEEDS), file (with VOL_PIPELINE_NEWS_FILE) or synthetic")
 
+
 def _rejected_metadata(batch: NewsBatch) -> dict:
     rejected = batch.rejected.select("feed", "title", "published_at", "reason").head(EXAMPLES)
     return {"rejected_items": batch.rejected.height,
             **({"rejected_examples": dg.MetadataValue.md(_markdown(rejected))} if rejected.height else {})}
 
+
 def _markdown(frame: pl.DataFrame) -> str:
     rows = ["| " + " | ".join(str(v).replace("|", "/") for v in row) + " |" for row in frame.iter_rows()]
     return "| " + " | ".join(frame.columns) + " |\n|" + "---|" * frame.width + "\n" + "\n".join(rows)
+
 
 @dg.multi_asset(
     name="news",

@@ -15,7 +15,7 @@ from vol_pipeline.core.signals import evaluate_signals
 from vol_pipeline.core.watchlist import refresh_mark, watchlist_membership
 from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs, window
 from vol_pipeline.defs.checks import contract_result, contract_spec, checked_outputs
-from vol_pipeline.defs.metadata import summary
+from vol_pipeline.defs.metadata import column_lineage, summary
 from vol_pipeline.defs.resources import WarehouseResource
 from vol_pipeline.contracts import signals_schema
 
@@ -58,6 +58,7 @@ def build_signals(partitions: dg.PartitionsDefinition, rules: SignalRuleSet, wat
         if watchlist_on:
             meta["rows_off_watchlist"] = evaluated.filter(pl.col("rule") == "OFF_WATCHLIST").height
         if news_on:
+            meta.update(column_lineage("signals", with_news=True))
             meta["rows_with_news"] = evaluated.filter(pl.col("news_count") > 0).height
         yield from checked_outputs(context, results, [dg.Output(evaluated, metadata=meta)])
 
