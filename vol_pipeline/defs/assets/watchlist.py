@@ -2,9 +2,10 @@
 
 At each 5-minute mark of the window, the tickers with a bar at that minute are scored
 (sentiment pressure, setup quality, vol score, trend alignment: every component a column)
-and the top 30 (VOL_PIPELINE_WATCHLIST_SIZE) ranked on the list. When VOL_PIPELINE_WATCHLIST=on, signals evaluates only
-the tickers on the list of its minute's mark, as the original's signal engine did; off
-(the default) it is computed and shown but every ticker is evaluated.
+and the top 30 (VOL_PIPELINE_WATCHLIST_SIZE) ranked on the list. When
+VOL_PIPELINE_WATCHLIST=on, signals evaluates only the tickers on the list of its minute's
+mark, as the original's signal engine did; off (the default) it is computed and shown but
+every ticker is evaluated.
 """
 
 from datetime import timedelta
