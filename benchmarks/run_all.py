@@ -30,6 +30,7 @@ BENCHMARKS = {
     "postgres": "bench_postgres",
     "partitions": "bench_partition_scale",
     "fetch": "bench_fetch",
+    "classify": "bench_classify",
 }
 
 
