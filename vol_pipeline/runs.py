@@ -33,6 +33,13 @@ run_coordinator:
   config:
     dequeue_interval_seconds: 1
     max_concurrent_runs: 4
+    # One run per minute partition at a time: a minute's original run and its @rN revision
+    # (both tagged dagster/partition) would otherwise interleave their table writes.
+    tag_concurrency_limits:
+      - key: dagster/partition
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
 # Dagster's SQLite event log with its connections kept open (vol_pipeline/dagster_storage.py):
 # the same files and schema, without a new engine, a WAL checkpoint and an fsync per event.
 event_log_storage:

@@ -31,7 +31,7 @@ RATE_LIMIT = 200
 
 @dataclass
 class Fault:
-    kind: str  # "respond", "delay" or "drop"
+    kind: str  # "respond", "delay" (then answer), "hold" (answer now, send later) or "drop"
     status: int = 200
     body: bytes = b""
     headers: dict | None = None
@@ -55,6 +55,7 @@ class FakeAlpaca:
         self._lock = threading.Lock()
         self._faults: deque[Fault] = deque()
         self.requests: list[dict] = []
+        self.held_answers = 0  # answers computed by hold_next, sent or still held
         self.repeat_page_token = False
         self.duplicate_across_pages = False
         self.out_of_order = False
@@ -137,6 +138,12 @@ class FakeAlpaca:
         with self._lock:
             self._faults.extend(Fault("delay", seconds=seconds) for _ in range(times))
 
+    def hold_next(self, seconds: float, times: int = 1) -> None:
+        """The next answers are the bars as they are now, sent `seconds` later (a slow network:
+        a bar revised meanwhile is not in them)."""
+        with self._lock:
+            self._faults.extend(Fault("hold", seconds=seconds) for _ in range(times))
+
     def drop_next(self, times: int = 1) -> None:
         with self._lock:
             self._faults.extend(Fault("drop") for _ in range(times))
@@ -155,6 +162,11 @@ class FakeAlpaca:
             return
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.seconds)
+        elif fault is not None and fault.kind == "hold":
+            status, body = self._bars_answer(params)  # the bars as they are now (copied)
+            self.held_answers += 1
+            time.sleep(fault.seconds)
+            return self._json(handler, status, body)
         elif fault is not None:
             return self._send(handler, fault.status, fault.body, fault.headers)
         if url.path != "/v2/stocks/bars":

@@ -27,3 +27,21 @@ def test_queued_runs_are_checked_every_second(tmp_path):
         assert type(coordinator).__name__ == "QueuedRunCoordinator"
         assert coordinator.dequeue_interval_seconds == 1
         assert coordinator.get_run_queue_config().max_concurrent_runs == 4
+
+
+PARTITION_LIMIT = {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+
+
+def test_every_instance_file_runs_one_run_per_minute_partition_at_a_time(tmp_path, monkeypatch):
+    """The repo root's, the CLI's and production's: Dagster reads the same limit from each."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "root"))  # where the root file's event log goes
+    files = {"cli": instance_yaml(tmp_path / "cli"), "root": (ROOT / "dagster.yaml").read_text()}
+    for name, text in files.items():
+        home = tmp_path / name
+        home.mkdir(exist_ok=True)
+        (home / "dagster.yaml").write_text(text)
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits
+        assert PARTITION_LIMIT in limits, name
+    production = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
+    assert PARTITION_LIMIT in production["run_coordinator"]["config"]["tag_concurrency_limits"]
