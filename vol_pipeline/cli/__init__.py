@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     _command(db_commands, "status", "db:status", "list the schema migrations and which are applied")
 
     _command(commands, "status", "tables:status", "volume data per ticker and the newest recommendations (read-only)")
+    _command(commands, "doctor", "doctor:doctor",
+             "one line per concern (sensor, last minute, runs, instance size, warehouse, retention); exit 1 when behind")
 
     explain = _command(commands, "explain", "tables:explain", "show how one recommendation's confidence was derived")
     explain.add_argument("id", help="recommendation id, e.g. AAPL-20261123T1430Z")
