@@ -6,6 +6,7 @@ import argparse
 import sys
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import polars as pl
 
@@ -101,8 +102,6 @@ def _news_file(path_text: str):
         read_news_file(path_text)
     except BadInputError as error:
         raise CliError(str(error)) from None
-    from pathlib import Path
-
     return Path(path_text).resolve()
 
 
@@ -133,8 +132,8 @@ def demo(args: argparse.Namespace) -> str:
     warm_start = market_minutes_back(minutes[0], WARM_UP_MINUTES)
     warm_up = market_minutes_between(warm_start, minutes[0])
     settings = replace(env_settings, source="synthetic", bars_file=None, partition_start=min(env_settings.partition_start, warm_start.date()))
-    if args.news:
-        settings = replace(settings, news="synthetic", news_feeds=(), news_file=None)
+    # Generated headlines with --news, else none: live feeds know nothing of a past session.
+    settings = replace(settings, news="synthetic" if args.news else "off", news_feeds=(), news_file=None)
     runs = _run(settings, minutes, f"session {session}", len(settings.tickers), warm_up)
     end = minutes[-1] + timedelta(minutes=1)
     moved = settings.partition_start != env_settings.partition_start
@@ -165,6 +164,8 @@ def replay(args: argparse.Namespace) -> str:
     settings = replace(env_settings, source="replay", bars_file=source.path, partition_start=min(env_settings.partition_start, first.date()))
     if args.news:
         settings = replace(settings, news="file", news_feeds=(), news_file=_news_file(args.news))
+    elif settings.news == "feeds":  # today's feeds know nothing of the file's past minutes
+        settings = replace(settings, news="off", news_feeds=())
     runs = _run(settings, minutes, f"replay {source.path.name}", valid["ticker"].n_unique())
     env = (f"VOL_PIPELINE_PARTITION_START={settings.partition_start} VOL_PIPELINE_SOURCE=replay "
            f"VOL_PIPELINE_BARS_FILE={source.path} ")
