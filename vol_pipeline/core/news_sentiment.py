@@ -31,6 +31,12 @@ class SentimentWindow:
     min_score: float = 0.65  # only confident labels count (strictly greater)
 
 
+def directional() -> pl.Expr:
+    """+score for a positive label, -score for a negative one, 0 for neutral."""
+    label, score = pl.col("label"), pl.col("score")
+    return pl.when(label == "positive").then(score).when(label == "negative").then(-score).otherwise(0.0)
+
+
 def mentions(classified: pl.DataFrame) -> pl.DataFrame:
     """One row per (item, ticker) from classified items with a `tickers` list."""
     return (
@@ -59,14 +65,12 @@ def counted_items(rows: pl.DataFrame, ticker: str, ts, window: SentimentWindow =
     """The news_sentiment rows the bar of `ticker` at `ts` counted (what `explain` shows),
     newest first, each with its directional value."""
     close = ts + BAR
-    label = pl.col("label")
     return (
         rows.filter(
             pl.col("tickers").str.split(",").list.contains(ticker)
             & (pl.col("known_at") > close - timedelta(minutes=window.minutes)) & (pl.col("known_at") <= close)
             & (pl.col("score") > window.min_score))
-        .with_columns(directional=pl.when(label == "positive").then(pl.col("score"))
-                      .when(label == "negative").then(-pl.col("score")).otherwise(0.0))
+        .with_columns(directional=directional())
         .sort("known_at", descending=True)
     )
 
@@ -78,8 +82,7 @@ def _running_totals(item_mentions: pl.DataFrame, window: SentimentWindow) -> pl.
         .group_by("ticker", "published_at")
         .agg(
             n=pl.len(),
-            directional=pl.when(label == "positive").then(pl.col("score"))
-            .when(label == "negative").then(-pl.col("score")).otherwise(0.0).sum(),
+            directional=directional().sum(),
             positive_news=(label == "positive").sum(),
             negative_news=(label == "negative").sum(),
             neutral_news=(label == "neutral").sum(),

@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from vol_pipeline.core.news_sentiment import BAR, SentimentWindow, directional, sentiment_by_minute
+
 OFF_LIST_RANK = 999
 WATCHLIST_COLUMNS = (
     "ticker", "as_of", "watch_score", "rank", "in_watchlist", "news_count", "avg_sentiment",
@@ -43,12 +45,10 @@ def _clamp01(expr: pl.Expr) -> pl.Expr:
 def _news_by_ticker(item_mentions: pl.DataFrame, as_of: datetime, config: WatchlistConfig) -> pl.DataFrame:
     """news_count, mean directional score and age of the newest item, over (as_of - 60 min, as_of]."""
     since = as_of - timedelta(minutes=config.news_minutes)
-    label, score = pl.col("label"), pl.col("score")
-    directional = pl.when(label == "positive").then(score).when(label == "negative").then(-score).otherwise(0.0)
     return (
         item_mentions.filter((pl.col("published_at") > since) & (pl.col("published_at") <= as_of))
         .group_by("ticker")
-        .agg(news_count=pl.len(), avg_sentiment=directional.mean(), newest=pl.col("published_at").max())
+        .agg(news_count=pl.len(), avg_sentiment=directional().mean(), newest=pl.col("published_at").max())
         .with_columns(news_age_s=(pl.lit(as_of) - pl.col("newest")).dt.total_microseconds() / 1e6)
         .drop("newest")
     )
@@ -134,10 +134,9 @@ def watchlist_by_mark(
     At each mark, the tickers with a bar at that minute are scored from its lane_features row
     and their news of the 60 minutes to the bar's close (`as_of`), and ranked; the top
     `config.size` are on the list. A ticker without a bar at the mark is not scored there
-    (off the list until the next mark). `universe` None: every ticker with features. Vectorised over marks and tickers: the news per
-    (ticker, mark) comes from the cumulative sums of core.news_sentiment, no loop."""
-    from vol_pipeline.core.news_sentiment import BAR, SentimentWindow, sentiment_by_minute
-
+    (off the list until the next mark). `universe` None: every ticker with features.
+    Vectorised over marks and tickers: the news per (ticker, mark) comes from the cumulative
+    sums of core.news_sentiment, no loop."""
     in_universe = pl.col("ticker").is_in(universe) if universe is not None else pl.lit(True)
     at_marks = features.filter((pl.col("ts") == refresh_mark(pl.col("ts"))) & in_universe)
     news = sentiment_by_minute(at_marks, item_mentions, SentimentWindow(config.news_minutes, min_score=-1.0))
