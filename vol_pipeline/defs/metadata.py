@@ -71,11 +71,12 @@ def column_lineage(table_name: str, with_news: bool = False) -> dict[str, dg.Tab
     return {"dagster/column_lineage": dg.TableColumnLineage(lineage)} if lineage else {}
 
 
-def _markdown(frame: pl.DataFrame) -> str:
+def markdown_table(frame: pl.DataFrame) -> str:
+    """A markdown table of `frame` for metadata ("|" in a value shown as "/")."""
     if frame.is_empty():
         return "_none_"
     header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * frame.width + "\n"
-    return header + "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in frame.iter_rows())
+    return header + "\n".join("| " + " | ".join(str(v).replace("|", "/") for v in row) + " |" for row in frame.iter_rows())
 
 
 def summary(table_name: str, frame: pl.DataFrame, minutes: int) -> dict:
@@ -95,7 +96,7 @@ def summary(table_name: str, frame: pl.DataFrame, minutes: int) -> dict:
         meta["volume_surges"] = int(frame["volume_surge"].sum() or 0)
         top = frame.filter(pl.col("volume_surge")).sort("volume_ratio", descending=True).head(5)
         meta["top_volume_surges"] = dg.MetadataValue.md(
-            _markdown(top.select("ticker", pl.col("ts").dt.strftime("%H:%M UTC"), "volume_current", "volume_avg_20", "volume_ratio"))
+            markdown_table(top.select("ticker", pl.col("ts").dt.strftime("%H:%M UTC"), "volume_current", "volume_avg_20", "volume_ratio"))
         )
     if table_name in ("signals", "recommendations") and frame.height:
         buckets = frame.group_by(multiplier_bucket(pl.col("volume_mult")).alias("bucket")).len()
@@ -104,7 +105,7 @@ def summary(table_name: str, frame: pl.DataFrame, minutes: int) -> dict:
         meta["rules"] = dg.MetadataValue.json(dict(frame.group_by("rule").len().sort("rule").iter_rows()))
     if table_name == "recommendations" and frame.height:
         meta["recommendations"] = dg.MetadataValue.md(
-            _markdown(frame.sort("confidence", descending=True).head(10).select(
+            markdown_table(frame.sort("confidence", descending=True).head(10).select(
                 "id", "action", "instrument_type", "base_confidence", "volume_ratio", "volume_mult", "confidence"))
         )
     if table_name == "executions" and frame.height:

@@ -21,10 +21,6 @@ class NewsSourceResource(dg.ConfigurableResource):
     seed: int = 7
     timeout_s: float = 10.0  # per feed request
 
-    @property
-    def on(self) -> bool:
-        return self.kind != "off"
-
     def feed_news(self) -> FeedNews:
         return FeedNews(tuple(self.feeds), self.timeout_s)
 

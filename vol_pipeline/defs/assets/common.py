@@ -18,6 +18,9 @@ SINGLE_RUN = dg.BackfillPolicy.single_run()
 # dynamic minute keys, so the edge maps to all of them; the session assets read their own
 # session's rows by time (defs/session_partitions.py), never through this mapping.
 SESSION_OF_MINUTES = dg.AssetDep("executions", partition_mapping=dg.AllPartitionMapping())
+# news_sentiment is unpartitioned: the edge (with a news source) says where a minute asset's
+# sentiment comes from; the rows of a minute's window are read by time, never through it.
+NEWS_SENTIMENT_DEP = dg.AssetDep("news_sentiment", partition_mapping=dg.AllPartitionMapping())
 
 
 def spec_kwargs(table: str, description: str, group: str = GROUP) -> dict:

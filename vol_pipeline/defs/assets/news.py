@@ -20,9 +20,9 @@ from vol_pipeline.contracts import NEWS_ITEMS_SCHEMA, NEWS_SENTIMENT_SCHEMA
 from vol_pipeline.contracts.news import NEWS_ITEM_COLUMNS
 from vol_pipeline.core.calendar import sessions_between
 from vol_pipeline.core.errors import BadInputError
-from vol_pipeline.defs.assets.common import OWNERS
+from vol_pipeline.defs.assets.common import spec_kwargs
 from vol_pipeline.defs.checks import checked_outputs, contract_result, contract_spec
-from vol_pipeline.defs.metadata import column_schema
+from vol_pipeline.defs.metadata import markdown_table
 from vol_pipeline.defs.news_source import NewsSourceResource
 from vol_pipeline.defs.resources import WarehouseResource
 from vol_pipeline.settings import market_today
@@ -39,11 +39,6 @@ class NewsIngestConfig(dg.Config):
 
     first_session: str = ""
     last_session: str = ""
-
-
-def _spec(name: str, description: str) -> dg.AssetOut:
-    return dg.AssetOut(description=description, group_name=NEWS_GROUP, owners=OWNERS, kinds={"polars", "duckdb"},
-                       metadata={"dagster/column_schema": column_schema(name), "dagster/table_name": f"warehouse.{name}"})
 
 
 def _sessions(config: NewsIngestConfig) -> list[date]:
@@ -85,21 +80,18 @@ def _collect(context, config: NewsIngestConfig, news_source: NewsSourceResource)
 def _rejected_metadata(batch: NewsBatch) -> dict:
     rejected = batch.rejected.select("feed", "title", "published_at", "reason").head(EXAMPLES)
     return {"rejected_items": batch.rejected.height,
-            **({"rejected_examples": dg.MetadataValue.md(_markdown(rejected))} if rejected.height else {})}
-
-
-def _markdown(frame: pl.DataFrame) -> str:
-    rows = ["| " + " | ".join(str(v).replace("|", "/") for v in row) + " |" for row in frame.iter_rows()]
-    return "| " + " | ".join(frame.columns) + " |\n|" + "---|" * frame.width + "\n" + "\n".join(rows)
+            **({"rejected_examples": dg.MetadataValue.md(markdown_table(rejected))} if rejected.height else {})}
 
 
 @dg.multi_asset(
     name="news",
     outs={
-        "news_items": _spec("news_items", "News items as fetched, each once (event_uid): title, summary, link, feed, "
-                            "published and fetched times."),
-        "news_sentiment": _spec("news_sentiment", "Each item's universe tickers and its classifier label and score "
-                                "(the label's probability), by when it was known: what signals' sentiment window reads."),
+        "news_items": dg.AssetOut(**spec_kwargs(
+            "news_items", "News items as fetched, each once (event_uid): title, summary, link, feed, published and "
+            "fetched times.", NEWS_GROUP)),
+        "news_sentiment": dg.AssetOut(**spec_kwargs(
+            "news_sentiment", "Each item's universe tickers and its classifier label and score (the label's "
+            "probability), by when it was known: what signals' sentiment window reads.", NEWS_GROUP)),
     },
     internal_asset_deps={"news_items": set(), "news_sentiment": {dg.AssetKey("news_items")}},
     check_specs=[contract_spec("news_items", None), contract_spec("news_sentiment", None)],

@@ -13,16 +13,11 @@ from vol_pipeline.core.config import SignalRuleSet
 from vol_pipeline.core.news_sentiment import sentiment_by_minute, stored_mentions, window_reads
 from vol_pipeline.core.signals import evaluate_signals
 from vol_pipeline.core.watchlist import refresh_mark, watchlist_membership
-from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs, window
+from vol_pipeline.defs.assets.common import NEWS_SENTIMENT_DEP, SINGLE_RUN, minutes_in, spec_kwargs, window
 from vol_pipeline.defs.checks import contract_result, contract_spec, checked_outputs
 from vol_pipeline.defs.metadata import column_lineage, summary
 from vol_pipeline.defs.resources import WarehouseResource
 from vol_pipeline.contracts import signals_schema
-
-# news_sentiment is unpartitioned: the edge (with a news source) says where sentiment comes
-# from; the rows of a minute's window are read by time, never through this mapping.
-NEWS_DEP = dg.AssetDep("news_sentiment", partition_mapping=dg.AllPartitionMapping())
-
 
 def build_signals(partitions: dg.PartitionsDefinition, rules: SignalRuleSet, watchlist_on: bool) -> dg.AssetsDefinition:
     news_on = rules.sentiment_gate
@@ -34,7 +29,7 @@ def build_signals(partitions: dg.PartitionsDefinition, rules: SignalRuleSet, wat
         # edge (else the UI's Materialize warns that it was never materialized); without the
         # watchlist no watchlist edge (the default graph keeps five columns, whose fit-to-screen
         # zoom still shows the nodes' statuses).
-        deps=[*([NEWS_DEP] if news_on else []), *(["watchlist"] if watchlist_on else [])],
+        deps=[*([NEWS_SENTIMENT_DEP] if news_on else []), *(["watchlist"] if watchlist_on else [])],
         check_specs=[contract_spec("signals", partitions)],
         partitions_def=partitions,
         backfill_policy=SINGLE_RUN,

@@ -15,15 +15,14 @@ import polars as pl
 
 from vol_pipeline.core.news_sentiment import stored_mentions
 from vol_pipeline.core.watchlist import WatchlistConfig, watchlist_by_mark
-from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs, window
+from vol_pipeline.defs.assets.common import NEWS_SENTIMENT_DEP, SINGLE_RUN, minutes_in, spec_kwargs, window
 from vol_pipeline.defs.checks import checked_outputs, contract_result, contract_spec
-from vol_pipeline.defs.metadata import summary
+from vol_pipeline.defs.metadata import markdown_table, summary
 from vol_pipeline.defs.resources import WarehouseResource
 from vol_pipeline.contracts import WATCHLIST_SCHEMA
 from vol_pipeline.storage.tables import table
 
 NO_NEWS = table("news_sentiment").empty()
-NEWS_DEP = dg.AssetDep("news_sentiment", partition_mapping=dg.AllPartitionMapping())
 
 
 def build_watchlist(partitions: dg.PartitionsDefinition, universe: tuple[str, ...] | None, size: int,
@@ -32,7 +31,7 @@ def build_watchlist(partitions: dg.PartitionsDefinition, universe: tuple[str, ..
 
     @dg.asset(
         name="watchlist",
-        deps=[NEWS_DEP] if news_on else [],  # without news its pressure is 0: nothing read
+        deps=[NEWS_SENTIMENT_DEP] if news_on else [],  # without news its pressure is 0: nothing read
         check_specs=[contract_spec("watchlist", partitions)],
         partitions_def=partitions,
         backfill_policy=SINGLE_RUN,
@@ -50,11 +49,10 @@ def build_watchlist(partitions: dg.PartitionsDefinition, universe: tuple[str, ..
         meta["marks"] = ranked["ts"].n_unique()
         if ranked.height:
             newest = ranked.filter(pl.col("ts") == ranked["ts"].max()).sort("rank").head(10)
-            meta["newest_list"] = dg.MetadataValue.md(
-                "| rank | ticker | watch_score | pressure | setup | vol | trend |\n|---|---|---|---|---|---|---|\n" + "\n".join(
-                    f"| {r['rank']} | {r['ticker']} | {r['watch_score']:.3f} | {r['sentiment_pressure']:.2f} | "
-                    f"{r['setup_quality']:.2f} | {r['vol_score']:.2f} | {r['trend_alignment']:.1f} |"
-                    for r in newest.iter_rows(named=True)))
+            meta["newest_list"] = dg.MetadataValue.md(markdown_table(newest.select(
+                "rank", "ticker", pl.col("watch_score").round(3), pressure=pl.col("sentiment_pressure").round(2),
+                setup=pl.col("setup_quality").round(2), vol=pl.col("vol_score").round(2),
+                trend=pl.col("trend_alignment"))))
         yield from checked_outputs(context, results, [dg.Output(ranked, metadata=meta)])
 
     return watchlist
