@@ -59,6 +59,13 @@ def _pg_type(tbl: Table, column: str) -> str:
     return "timestamptz" if isinstance(dtype, pl.Datetime) else PG_TYPES[dtype.base_type()]
 
 
+def _insert_lists(tbl: Table) -> tuple[str, str]:
+    """The table's columns, and the staged columns cast to their types: INSERT ... SELECT."""
+    columns = ", ".join(_quoted(c) for c in tbl.columns)
+    casts = ", ".join(f"{_quoted(c)}::{_pg_type(tbl, c)}" for c in tbl.columns)
+    return columns, casts
+
+
 def _select_list(tbl: Table) -> str:
     """Each column cast to the type polars expects (NUMERIC -> float8, JSONB -> text)."""
     out = []
@@ -134,8 +141,7 @@ class PostgresWarehouse:
         tbl, rows = new_rows(table_name, frame)
         if not rows.height:
             return 0
-        columns = ", ".join(_quoted(c) for c in tbl.columns)
-        casts = ", ".join(f"{_quoted(c)}::{_pg_type(tbl, c)}" for c in tbl.columns)
+        columns, casts = _insert_lists(tbl)
         key = ", ".join(_quoted(c) for c in tbl.key)  # the table's primary key (migrations)
         data = rows.to_arrow()
 
@@ -152,8 +158,7 @@ class PostgresWarehouse:
 
     def _write(self, tbl: Table, rows: pl.DataFrame, delete_sql: str, params: tuple, lock_key: str,
                record_revisions: bool = False) -> int:
-        columns = ", ".join(_quoted(c) for c in tbl.columns)
-        casts = ", ".join(f"{_quoted(c)}::{_pg_type(tbl, c)}" for c in tbl.columns)
+        columns, casts = _insert_lists(tbl)
         data = rows.to_arrow() if rows.height else None
 
         def write(connection) -> int:
