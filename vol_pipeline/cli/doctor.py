@@ -15,11 +15,11 @@ from pathlib import Path
 
 from vol_pipeline.cli.context import settings_from_env, warehouse
 from vol_pipeline.cli.errors import CliError
+from vol_pipeline.settings import NEW_YORK
 
 MAX_BEHIND_VAR = "VOL_PIPELINE_DOCTOR_MAX_BEHIND_MINUTES"
 DEFAULT_MAX_BEHIND = 5
 SENSOR, RETENTION, LAST_ASSET = "minute_sensor", "instance_retention", "executions"
-NEW_YORK = "America/New_York"
 
 
 def _max_behind() -> int:
@@ -30,9 +30,7 @@ def _max_behind() -> int:
 
 
 def _local(moment: datetime) -> str:
-    from zoneinfo import ZoneInfo
-
-    return moment.astimezone(ZoneInfo(NEW_YORK)).strftime("%Y-%m-%d %H:%M New York")
+    return moment.astimezone(NEW_YORK).strftime("%Y-%m-%d %H:%M New York")
 
 
 def _ago(timestamp: float, now: datetime) -> str:

@@ -50,12 +50,10 @@ def _run(settings: Settings, minutes: list[datetime], label: str, tickers: int, 
 
     defs = build_definitions(settings)
     instance = cli_instance(settings)
-    news_runs = 0
     if settings.news_on:  # the news first: each minute's signals read the window up to its close
         news = materialize_news(defs, instance, minutes[0].date(), minutes[-1].date())
         if not news.success:
             raise CliError(failure_message(news), code=1)
-        news_runs = 1
     if warm_up:
         results = materialize_ranges(defs, instance, plan_runs(instance, warm_up, run_minutes(tickers)), selection=["bars", "bars_quarantine"])
         if not results[-1].success:
@@ -64,7 +62,7 @@ def _run(settings: Settings, minutes: list[datetime], label: str, tickers: int, 
     results = materialize_ranges(defs, instance, ranges, on_progress=Progress(len(minutes), label))
     if results and not results[-1].success:
         raise CliError(failure_message(results[-1]), code=1)
-    news_text = f" after {news_runs} run of news_job" if news_runs else ""
+    news_text = " after 1 run of news_job" if settings.news_on else ""
     return (f"{len(results)} run(s) of minute_job{news_text}, last run id {results[-1].run_id}" if results
             else "nothing to run")
 
