@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from filelock import FileLock
@@ -24,6 +24,19 @@ def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Pa
             build(target)
             (target / ".done").touch()
     return target
+
+
+def save_tables(folder: Path, label: str, tables: dict) -> None:
+    """A scenario's tables at one moment (`label`), one Parquet file each, for the tests to read."""
+    for name, frame in tables.items():
+        frame.write_parquet(folder / f"{label}.{name}.parquet")
+
+
+def load_tables(folder: Path, label: str, names: Iterable[str]) -> dict:
+    """The tables `save_tables` wrote under `label`."""
+    import polars as pl
+
+    return {name: pl.read_parquet(folder / f"{label}.{name}.parquet") for name in names}
 
 
 class CliScenario:

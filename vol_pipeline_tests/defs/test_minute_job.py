@@ -38,7 +38,7 @@ from vol_pipeline.settings import Settings
 from vol_pipeline.sources.synthetic import SyntheticBarSource
 from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse
 from vol_pipeline.storage.tables import TABLES
-from vol_pipeline_tests.shared_fixtures import built_once
+from vol_pipeline_tests.shared_fixtures import built_once, load_tables, save_tables
 
 UTC = timezone.utc
 MINUTE = timedelta(minutes=1)
@@ -77,15 +77,6 @@ def read_all(settings: Settings) -> dict[str, pl.DataFrame]:
     return {name: store.read(name) for name in TABLES}
 
 
-def save_snapshot(folder: Path, label: str, tables: dict[str, pl.DataFrame]) -> None:
-    for name, frame in tables.items():
-        frame.write_parquet(folder / f"{label}.{name}.parquet")
-
-
-def load_snapshot(folder: Path, label: str) -> dict[str, pl.DataFrame]:
-    return {name: pl.read_parquet(folder / f"{label}.{name}.parquet") for name in TABLES}
-
-
 def assert_same(left: pl.DataFrame, right: pl.DataFrame, name: str) -> None:
     try:
         assert_frame_equal(left, right)
@@ -116,7 +107,7 @@ def _build_main(folder: Path) -> None:
         ranged = materialize_ranges(defs, instance, [(SESSION_OPEN, RANGE_END - MINUTE)])
         info["range"] = [r.run_id for r in ranged], [r.success for r in ranged]
         after_range = read_all(settings)
-        save_snapshot(folder, "range", after_range)
+        save_tables(folder, "range", after_range)
 
         # Re-run one minute that has a recommendation (the newest one, so the cooldown
         # reads earlier recommendations of the range run).
@@ -127,7 +118,7 @@ def _build_main(folder: Path) -> None:
         rerun = job.execute_in_process(partition_key=partition_key(rerun_minute), instance=instance,
                                        run_config=QUIET_RUN_CONFIG, raise_on_error=False)
         info["rerun"] = rerun.run_id, rerun.success
-        save_snapshot(folder, "rerun", read_all(settings))
+        save_tables(folder, "rerun", read_all(settings))
 
         # A core function used by the signals asset returns rows that break the contract.
         def broken_signals(*args):
@@ -140,7 +131,7 @@ def _build_main(folder: Path) -> None:
                                             run_config=QUIET_RUN_CONFIG, raise_on_error=False)
         info["failed"] = failed.run_id, failed.success
         info["failed_message"] = failure_message(failed)
-        save_snapshot(folder, "failed", read_all(settings))
+        save_tables(folder, "failed", read_all(settings))
     (folder / "runs.json").write_text(json.dumps(info))
 
 
@@ -182,7 +173,7 @@ def _build_replay(folder: Path) -> None:
     info = {"run": [runs[-1].run_id, runs[-1].success],
             "bad": [{**row, "ts": row["ts"].isoformat()} for row in bad]}
     (folder / "runs.json").write_text(json.dumps(info))
-    save_snapshot(folder, "replay", read_all(settings))
+    save_tables(folder, "replay", read_all(settings))
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -194,7 +185,7 @@ class Scenario:
         self.instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
 
     def snapshot(self, label: str) -> dict[str, pl.DataFrame]:
-        return load_snapshot(self.folder, label)
+        return load_tables(self.folder, label, TABLES)
 
     def run_id(self, label: str) -> str:
         ids = self.info[label][0]

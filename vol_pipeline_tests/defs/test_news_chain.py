@@ -26,7 +26,7 @@ from vol_pipeline.runs import cli_instance, failure_message, materialize_news, m
 from vol_pipeline.settings import Settings
 from vol_pipeline.sources.synthetic_news import SyntheticNewsSource
 from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse
-from vol_pipeline_tests.shared_fixtures import built_once
+from vol_pipeline_tests.shared_fixtures import built_once, load_tables, save_tables
 
 SESSION = date(2026, 11, 23)
 MINUTE = timedelta(minutes=1)
@@ -56,16 +56,14 @@ def _build(folder: Path) -> None:
         again = materialize_news(defs, instance, SESSION, SESSION)
         info["again"] = again.success
         info["news_rows_before_after"] = [before, {name: store.read(name).height for name in before}]
-    for name in TABLES:
-        store.read(name).write_parquet(folder / f"{name}.parquet")
+    save_tables(folder, "after", {name: store.read(name) for name in TABLES})
     (folder / "info.json").write_text(json.dumps(info))
 
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> dict:
     folder = built_once(tmp_path_factory, "news_chain", _build)
-    tables = {name: pl.read_parquet(folder / f"{name}.parquet") for name in TABLES}
-    return {**tables, "info": json.loads((folder / "info.json").read_text())}
+    return {**load_tables(folder, "after", TABLES), "info": json.loads((folder / "info.json").read_text())}
 
 
 def test_every_run_succeeds_and_a_second_news_run_stores_nothing_new(scenario):

@@ -43,7 +43,7 @@ from vol_pipeline.contracts import OUTCOMES_SCHEMA, check_contract
 from vol_pipeline.settings import Settings
 from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse
 from vol_pipeline.storage.tables import TABLES
-from vol_pipeline_tests.shared_fixtures import built_once
+from vol_pipeline_tests.shared_fixtures import built_once, load_tables, save_tables
 
 UTC = timezone.utc
 MINUTE = timedelta(minutes=1)
@@ -79,11 +79,6 @@ def read_all(settings: Settings) -> dict[str, pl.DataFrame]:
     return {name: store.read(name) for name in TABLES}
 
 
-def save_snapshot(folder: Path, label: str, tables: dict[str, pl.DataFrame]) -> None:
-    for name, frame in tables.items():
-        frame.write_parquet(folder / f"{label}.{name}.parquet")
-
-
 def in_window(frame: pl.DataFrame, start: datetime, end: datetime, column: str = "ts") -> pl.DataFrame:
     return frame.filter((pl.col(column) >= start) & (pl.col(column) < end))
 
@@ -108,11 +103,11 @@ def _build(folder: Path) -> None:
         record("warm", materialize_ranges(defs, instance, [(warm_first, warm_last)], selection=["bars", "bars_quarantine"]))
         record("range", materialize_ranges(defs, instance, [(SESSION_OPEN, RANGE_END - MINUTE)]))
         info["unrepaired"]["range"] = unrepaired_failures(instance, SESSION)
-        save_snapshot(folder, "minutes", read_all(settings))
+        save_tables(folder, "minutes", read_all(settings))
 
         for label in ("session1", "session2"):
             record(label, materialize_session(defs, instance, SESSION))
-            save_snapshot(folder, label, read_all(settings))
+            save_tables(folder, label, read_all(settings))
 
         def broken_signals(*args):
             return evaluate_signals(*args).with_columns(action=pl.lit("MAYBE"))
@@ -123,10 +118,10 @@ def _build(folder: Path) -> None:
         info["unrepaired"]["failed"] = unrepaired_failures(instance, SESSION)
         info["unrepaired"]["failed_other_sessions"] = [unrepaired_failures(instance, day)
                                                        for day in (FRIDAY, date(2026, 11, 24))]
-        save_snapshot(folder, "failed", read_all(settings))
+        save_tables(folder, "failed", read_all(settings))
 
         record("session3", materialize_session(defs, instance, SESSION))
-        save_snapshot(folder, "session3", read_all(settings))
+        save_tables(folder, "session3", read_all(settings))
 
         register_minutes(instance, [FAIL_FIRST])
         record("partial", job.execute_in_process(partition_key=partition_key(FAIL_FIRST), instance=instance,
@@ -136,9 +131,9 @@ def _build(folder: Path) -> None:
         info["unrepaired"]["repair"] = unrepaired_failures(instance, SESSION)
 
         record("session4", materialize_session(defs, instance, SESSION))
-        save_snapshot(folder, "session4", read_all(settings))
+        save_tables(folder, "session4", read_all(settings))
         record("friday", materialize_session(defs, instance, FRIDAY))
-        save_snapshot(folder, "friday", read_all(settings))
+        save_tables(folder, "friday", read_all(settings))
     (folder / "runs.json").write_text(json.dumps(info))
 
 
@@ -150,7 +145,7 @@ class Scenario:
         self.instance = dg.DagsterInstance.from_config(str(self.settings.dagster_home))
 
     def table(self, label: str, name: str) -> pl.DataFrame:
-        return pl.read_parquet(self.folder / f"{label}.{name}.parquet")
+        return load_tables(self.folder, label, [name])[name]
 
     def run_id(self, label: str) -> str:
         return self.info[label][0][-1]

@@ -22,7 +22,7 @@ from vol_pipeline.defs.partitions import partition_key, register_minutes
 from vol_pipeline.runs import QUIET_RUN_CONFIG, cli_instance, failure_message, materialize_news, materialize_ranges
 from vol_pipeline.settings import Settings
 from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse
-from vol_pipeline_tests.shared_fixtures import built_once
+from vol_pipeline_tests.shared_fixtures import built_once, load_tables, save_tables
 
 SESSION = date(2026, 11, 23)
 OPEN = datetime(2026, 11, 23, 14, 30, tzinfo=timezone.utc)
@@ -44,14 +44,12 @@ def _build(folder: Path) -> None:
                            selection=["bars", "bars_quarantine"])
         hour = materialize_ranges(defs, instance, [(OPEN, HOUR_END - MINUTE)])
         info["hour"] = [r.success for r in hour], [failure_message(r) for r in hour if not r.success]
-        for name in TABLES:
-            store.read(name).write_parquet(folder / f"{name}.parquet")
+        save_tables(folder, "hour", {name: store.read(name) for name in TABLES})
         register_minutes(instance, [RERUN])
         rerun = defs.resolve_job_def("minute_job").execute_in_process(
             partition_key=partition_key(RERUN), instance=instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False)
         info["rerun"] = rerun.success
-        for name in TABLES:
-            store.read(name).write_parquet(folder / f"{name}.rerun.parquet")
+        save_tables(folder, "rerun", {name: store.read(name) for name in TABLES})
     (folder / "info.json").write_text(json.dumps(info))
 
 
@@ -59,8 +57,8 @@ def _build(folder: Path) -> None:
 def scenario(tmp_path_factory) -> dict:
     folder = built_once(tmp_path_factory, "watchlist_asset", _build)
     return {"info": json.loads((folder / "info.json").read_text()),
-            **{name: pl.read_parquet(folder / f"{name}.parquet") for name in TABLES},
-            **{f"{name}.rerun": pl.read_parquet(folder / f"{name}.rerun.parquet") for name in TABLES}}
+            **load_tables(folder, "hour", TABLES),
+            **{f"{name}.rerun": frame for name, frame in load_tables(folder, "rerun", TABLES).items()}}
 
 
 def test_each_mark_ranks_the_tickers_with_a_bar_and_lists_three(scenario):
