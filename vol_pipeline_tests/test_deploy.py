@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import sys
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -65,9 +66,46 @@ def test_the_production_instance_file_uses_postgres_ecs_and_s3(production_instan
     assert type(instance.event_log_storage).__name__ == "PooledPostgresEventLogStorage"  # dagster-postgres's, pooled
     assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
     assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
-    assert type(instance.run_launcher).__name__ == "EcsRunLauncher"
+    assert type(instance.run_launcher).__name__ == "WarmRunLauncher"  # minute and news runs; the rest to ECS
+    assert type(instance.run_launcher.fallback).__name__ == "EcsRunLauncher"
     assert type(instance.compute_log_manager).__name__ == "S3ComputeLogManager"
     assert instance.run_monitoring_enabled and instance.run_retries_enabled and instance.run_retries_max_retries == 2
+
+
+def test_production_starts_minute_and_news_runs_in_loaded_processes_and_the_rest_as_ecs_tasks(
+    production_instance, monkeypatch
+):
+    """The routing of each job of the code location with production's launcher settings: no
+    ECS call is made (the ECS launcher's launch is recorded), no process is started (the
+    spare pool's hand-over is recorded; the real pool runs in test_warm_launcher)."""
+    from dagster._core.code_pointer import ModuleCodePointer
+    from dagster._core.launcher import LaunchRunContext
+    from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
+
+    from vol_pipeline.launcher import RUN_PROCESS_TAG
+
+    launcher = production_instance.run_launcher
+    assert launcher.pool.size == 2
+    to_ecs, to_spares = [], []
+    monkeypatch.setattr(launcher.fallback, "launch_run", lambda context: to_ecs.append(context.dagster_run.job_name))
+
+    def hand_over(run_id, key, argv, cwd):
+        to_spares.append(production_instance.get_run_by_id(run_id).job_name)
+        assert argv[1:3] == ["-m", "vol_pipeline.launcher.spare"]
+        return 4242, ""
+
+    monkeypatch.setattr(launcher.pool, "hand_over", hand_over)
+    repository = build_definitions(Settings(home=Path("unused"), partition_start=date(2026, 11, 16))).get_repository_def()
+    code = RepositoryPythonOrigin(sys.executable, ModuleCodePointer("vol_pipeline.definitions", "defs", None))
+    tags = {}
+    for job in repository.get_all_jobs():  # every job, the UI's ad-hoc __ASSET_JOB included
+        run = production_instance.add_run(dg.DagsterRun(job.name, job_code_origin=JobPythonOrigin(job.name, code)))
+        launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+        tags[job.name] = production_instance.get_run_by_id(run.run_id).tags[RUN_PROCESS_TAG]
+    assert {"__ASSET_JOB", "instance_retention_job"} <= set(to_ecs)
+    assert sorted(to_spares) == ["minute_job", "news_job"]
+    assert "session_job" in to_ecs and not set(to_ecs) & {"minute_job", "news_job"}
+    assert {name: tag for name, tag in tags.items() if tag == "warm"} == {"minute_job": "warm", "news_job": "warm"}
 
 
 def test_the_repo_root_instance_stays_serverless():
