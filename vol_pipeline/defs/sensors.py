@@ -7,6 +7,7 @@ Default status: STOPPED locally (VOL_PIPELINE_ENV=local) so a fresh `dagster dev
 start launching 390 runs a session until someone turns it on in the UI; RUNNING in prod.
 """
 
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
@@ -22,10 +23,34 @@ from vol_pipeline.sources.errors import SOURCE_ERRORS
 
 MAX_RUNS_PER_TICK = 60  # catch-up pace after downtime: oldest minutes first, none skipped
 REVISION_MINUTES = 120  # late or revised bars re-request their minute within this window
+# The daemon evaluates sensors every 5 s. A tick that starts this close before the next market
+# minute's bars are due (its close, plus the grace for a live feed) waits for them, so the
+# minute's run is requested at once rather than at the next pass, 0-5 s later.
+DUE_WAIT_S = 4.5
+DUE_MARGIN_S = 0.2  # a file source's writer or the feed gets this long past the due time
+DUE_POLL_S = 0.02
+sleep = time.sleep  # tests replace it
 
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def wait_for_due_bar(delay: timedelta) -> None:
+    """Wait until the next market minute's bars are due when that is at most DUE_WAIT_S away.
+    Waits on the sensor's own clock (tests speed it up or stop it), never longer than the
+    daemon's pass in real time."""
+    now = utc_now() - delay
+    closing = now.replace(second=0, microsecond=0)  # the minute whose close comes next
+    due = closing + timedelta(minutes=1, seconds=DUE_MARGIN_S)
+    if (due - now).total_seconds() > DUE_WAIT_S + DUE_MARGIN_S:
+        return
+    if not market_minutes_between(closing, closing + timedelta(minutes=1)):
+        return
+    for _ in range(int((DUE_WAIT_S + DUE_MARGIN_S) / DUE_POLL_S)):  # bounded: a frozen clock never gets there
+        if utc_now() - delay >= due:
+            return
+        sleep(DUE_POLL_S)
 
 
 def _first_minute(cursor: SensorCursor, now: datetime, partition_start: datetime) -> datetime | None:
@@ -48,9 +73,9 @@ def build_minute_sensor(job, partition_start: date, running: bool) -> dg.SensorD
 
     @dg.sensor(
         job=job,
-        # Tick on every pass of the daemon's sensor loop (one every 5 s): a bar waits at most
-        # ~5 s for the tick that launches its run. 5 here skipped every pass that came back a
-        # few ms early, so ticks alternated 5 s and 10 s apart; 15 made the wait the largest
+        # Tick on every pass of the daemon's sensor loop (one every 5 s; the tick just before a
+        # bar is due waits for it, wait_for_due_bar). 5 here skipped every pass that came back
+        # a few ms early, so ticks alternated 5 s and 10 s apart; 15 made the wait the largest
         # part of bar -> recommendation latency.
         minimum_interval_seconds=4,
         default_status=dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED,
@@ -61,6 +86,7 @@ def build_minute_sensor(job, partition_start: date, running: bool) -> dg.SensorD
         ),
     )
     def minute_sensor(context: dg.SensorEvaluationContext, bar_source: BarSourceResource):
+        wait_for_due_bar(bar_source.publish_delay)
         # A live feed serves a minute's bar a few seconds after it closes: look that much behind.
         now = utc_now() - bar_source.publish_delay
         cursor = SensorCursor.from_json(context.cursor)

@@ -375,3 +375,50 @@ def test_replay_changes_older_than_the_revision_window_are_not_requested(replay)
     tick = harness.tick(at("11:51"))
     # inside the window only: the 09:30 change and the late 09:31 bar are too old
     assert [r.partition_key for r in tick.requests] == ["2026-11-23-10:00", "2026-11-23-11:40"]
+
+
+class SteppedClock:
+    """The sensor's clock, moved on by every sleep the sensor takes (or stopped: step 0)."""
+
+    def __init__(self, now: datetime, step: float = 1.0):
+        self.now, self.step, self.sleeps = now, step, 0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        self.now += timedelta(seconds=seconds * self.step)
+
+
+@pytest.mark.parametrize("start, delay, waits_until", [
+    ("10:15:57", 0, "10:16:00.2"),  # 3 s before the 10:15 bar closes: wait for it
+    ("10:16:07", 10, "10:16:10.2"),  # a live feed's grace: due 10 s after the close
+    ("10:15:30", 0, None),  # 30 s away: the next pass (5 s) comes first
+    ("16:00:58", 0, None),  # after the close, the next minute is not a market minute
+    ("09:29:58", 0, None),  # nor before the open
+])
+def test_a_tick_just_before_a_bar_is_due_waits_for_it(monkeypatch, start, delay, waits_until):
+    day = date(2026, 11, 23)
+    hhmmss = start.split(":")
+    clock = SteppedClock(ny(day, ":".join(hhmmss[:2])) + timedelta(seconds=int(hhmmss[2])))
+    began = clock.now
+    monkeypatch.setattr(sensors_module, "utc_now", clock)
+    monkeypatch.setattr(sensors_module, "sleep", clock.sleep)
+    sensors_module.wait_for_due_bar(timedelta(seconds=delay))
+    if waits_until is None:
+        assert clock.sleeps == 0
+    else:
+        hh, mm, ss = waits_until.split(":")
+        target = ny(day, f"{hh}:{mm}") + timedelta(seconds=float(ss))
+        assert target <= clock.now < target + timedelta(seconds=sensors_module.DUE_POLL_S + 1e-6)
+    assert clock.now - began <= timedelta(seconds=sensors_module.DUE_WAIT_S + 2 * sensors_module.DUE_MARGIN_S)
+
+
+def test_a_stopped_clock_never_holds_a_tick_longer_than_a_pass(monkeypatch):
+    clock = SteppedClock(ny(date(2026, 11, 23), "10:15") + timedelta(seconds=58), step=0)
+    monkeypatch.setattr(sensors_module, "utc_now", clock)
+    monkeypatch.setattr(sensors_module, "sleep", clock.sleep)
+    sensors_module.wait_for_due_bar(timedelta(0))
+    bound = (sensors_module.DUE_WAIT_S + sensors_module.DUE_MARGIN_S) / sensors_module.DUE_POLL_S
+    assert 0 < clock.sleeps <= bound
