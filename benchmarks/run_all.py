@@ -31,6 +31,7 @@ BENCHMARKS = {
     "partitions": "bench_partition_scale",
     "fetch": "bench_fetch",
     "classify": "bench_classify",
+    "retention": "bench_retention",
 }
 
 

@@ -122,6 +122,21 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
                     self._tables_seen.add(table_name)
         return table_name in self._tables_seen
 
+    def delete_events(self, run_id: str) -> None:
+        """Dagster empties the run's file; its file goes too (instance retention deletes a
+        run a minute, ~98k files a year otherwise)."""
+        super().delete_events(run_id)
+        with self._engines_lock:
+            engine = self._engines.pop(run_id, None)
+        if engine is not None:
+            engine.dispose()
+        self._initialized_dbs.discard(run_id)
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.remove(self.path_for_shard(run_id) + suffix)
+            except FileNotFoundError:
+                pass
+
     def _dispose_engines(self) -> None:
         with self._engines_lock:
             while self._engines:

@@ -21,6 +21,7 @@ from vol_pipeline.defs.news_source import NewsSourceResource
 from vol_pipeline.defs.partitions import market_minute_partitions
 from vol_pipeline.defs.report_sensor import build_session_report_sensor
 from vol_pipeline.defs.resources import BarSourceResource, WarehouseResource
+from vol_pipeline.defs.retention import build_retention_job, build_retention_schedule
 from vol_pipeline.defs.schedules import build_session_close_schedule
 from vol_pipeline.defs.sensors import build_minute_sensor
 from vol_pipeline.defs.session_partitions import session_partitions
@@ -39,18 +40,20 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     partitions = market_minute_partitions()
     sessions = session_partitions(settings.partition_start)
     job, session_job, news_job = build_minute_job(partitions), build_session_job(sessions), build_news_job()
+    retention_job = build_retention_job(settings)
     running = settings.env == "prod"
     rules = signal_rules(settings.news_on)
     warehouse = warehouse_resource(settings)
     return dg.Definitions(
         assets=[*NEWS_ASSETS, *build_minute_assets(partitions, rules, settings.watchlist or None, settings.watchlist_on,
                                                   settings.watchlist_size), *build_session_assets(sessions, rules)],
-        jobs=[job, session_job, news_job],
+        jobs=[job, session_job, news_job, retention_job],
         sensors=[
             build_minute_sensor(job, settings.partition_start, running),
             build_session_report_sensor(job, session_job, running),
         ],
-        schedules=[build_session_close_schedule(job, running), build_news_poll_schedule(news_job, settings.news, running)],
+        schedules=[build_session_close_schedule(job, running), build_news_poll_schedule(news_job, settings.news, running),
+                   build_retention_schedule(retention_job, running)],
         resources={
             "bar_source": BarSourceResource(
                 kind=settings.source,

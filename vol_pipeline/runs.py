@@ -40,6 +40,25 @@ run_coordinator:
         value:
           applyLimitPerUniqueValue: true
         limit: 1
+# The minute sensor ticks every 5 s (~17,000 ticks a day): the daemon deletes old ticks.
+# Runs and their event logs are pruned by the instance_retention schedule (README).
+retention:
+  schedule:
+    purge_after_days: 30
+  sensor:
+    purge_after_days:
+      skipped: 1
+      failure: 30
+      success: 30
+# Minute runs start in a process that imported Dagster and the code before the minute closed
+# (vol_pipeline/launcher); every other run, and a minute run when no such process is ready,
+# gets a new process from Dagster's default launcher.
+run_launcher:
+  module: vol_pipeline.launcher
+  class: WarmRunLauncher
+  config:
+    warm_jobs: [minute_job]
+    spares: 1
 # Dagster's SQLite event log with its connections kept open (vol_pipeline/dagster_storage.py):
 # the same files and schema, without a new engine, a WAL checkpoint and an fsync per event.
 event_log_storage:

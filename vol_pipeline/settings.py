@@ -65,6 +65,13 @@ class Settings:
     # VOL_PIPELINE_WATCHLIST=on: signals evaluate only the watchlist's top 30 (reference §9.1).
     watchlist_on: bool = False
     watchlist_size: int = 30  # VOL_PIPELINE_WATCHLIST_SIZE: how many tickers the list holds
+    # partition_start is the default, trailing today by DEFAULT_HISTORY_DAYS (no
+    # VOL_PIPELINE_PARTITION_START): instance retention recomputes it on the day it runs.
+    rolling_start: bool = False
+
+    def window_start(self, now: datetime | None = None) -> date:
+        """The partition window's start on the day `now` (default: today)."""
+        return default_partition_start(now) if self.rolling_start else self.partition_start
 
     @property
     def news_on(self) -> bool:
@@ -141,6 +148,7 @@ class Settings:
         return Settings(
             home=Path(env.get("VOL_PIPELINE_HOME", ".vol_pipeline")).resolve(),
             partition_start=start,
+            rolling_start=not start_text,
             env=kind,
             bars_file=Path(bars_file).resolve() if bars_file and source == "replay" else None,
             source=source,

@@ -1,0 +1,112 @@
+"""Instance retention: what the Dagster instance forgets once it falls out of the partition
+window, and the compaction after. The warehouse and the cold-history archive are never
+touched: they are not reachable from here.
+
+Deleted, for the window starting on `window_start` (midnight New York is the cutoff):
+- every run created before the cutoff that is not queued or in progress, with its event
+  log (Dagster's delete_run; the SQLite instance's per-run file goes with it) and its step
+  logs (the compute log manager's files or S3 objects);
+- the `market_minutes` partition keys of minutes before the window start (the sensor adds
+  one per market minute, ~98k a year; nothing else removes them).
+Then the SQLite files are VACUUMed (PostgreSQL's autovacuum reuses the space by itself).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from vol_pipeline.core.calendar import MARKET_TZ
+from vol_pipeline.defs.partitions import MINUTE_PARTITIONS
+
+IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+               dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    cutoff: datetime
+    runs_deleted: int
+    keys_deleted: int
+    compacted: tuple[str, ...]  # SQLite files VACUUMed
+    bytes_before: int | None  # the instance folder's size (SQLite instances only)
+    bytes_after: int | None
+
+
+def cutoff_of(window_start: date) -> datetime:
+    """Midnight New York of the window's first day, in UTC."""
+    return datetime.combine(window_start, time(), ZoneInfo(MARKET_TZ)).astimezone(timezone.utc)
+
+
+def keys_before(keys: list[str], window_start: date) -> list[str]:
+    """Minute keys (`2026-11-23-09:30`, New York dates) of days before the window start."""
+    first = window_start.isoformat()
+    return [key for key in keys if key[:10] < first]
+
+
+def old_runs(cutoff: datetime) -> dg.RunsFilter:
+    """Runs created before the cutoff, except those still queued or in progress."""
+    return dg.RunsFilter(created_before=cutoff, statuses=[s for s in dg.DagsterRunStatus if s not in IN_PROGRESS])
+
+
+def sqlite_files(instance: dg.DagsterInstance) -> list[Path]:
+    """The instance's SQLite databases (runs, the event log's index, schedules); none on PostgreSQL."""
+    files = []
+    for storage in (instance.run_storage, instance.schedule_storage):
+        conn_string = getattr(storage, "_conn_string", "") or ""
+        if conn_string.startswith("sqlite:///"):
+            files.append(Path(conn_string.removeprefix("sqlite:///")))
+    events = instance.event_log_storage
+    if hasattr(events, "conn_string_for_shard"):
+        files.append(Path(events.conn_string_for_shard("index").removeprefix("sqlite:///")))
+    return [f for f in files if f.exists()]
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def compact(files: list[Path]) -> None:
+    """VACUUM each file, then fold its write-ahead log back in so the file shrinks on disk.
+    Runs beside a live daemon: SQLite makes writers wait (busy timeout) while it copies."""
+    for path in files:
+        connection = sqlite3.connect(path, timeout=60, isolation_level=None)
+        try:
+            connection.execute("VACUUM")
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            connection.close()
+
+
+def prune_instance(instance: dg.DagsterInstance, window_start: date, dry_run: bool = False,
+                   log: Callable[[str], None] = lambda _message: None) -> RetentionResult:
+    cutoff = cutoff_of(window_start)
+    home = Path(instance.root_directory) if instance.root_directory else None
+    sqlite = sqlite_files(instance)
+    before = folder_bytes(home) if home and sqlite else None
+    runs = old_runs(cutoff)
+    run_count = instance.get_runs_count(runs)
+    keys = keys_before(instance.get_dynamic_partitions(MINUTE_PARTITIONS), window_start)
+    log(f"{run_count} runs created before {cutoff.isoformat()} and {len(keys)} minute keys before {window_start}"
+        + (" (dry run: nothing deleted)" if dry_run else ""))
+    if dry_run:
+        return RetentionResult(cutoff, run_count, len(keys), (), before, before)
+    deleted = 0
+    while batch := instance.get_run_records(runs, limit=BATCH):  # oldest or newest: all of them go
+        for record in batch:
+            instance.delete_run(record.dagster_run.run_id)
+            instance.compute_log_manager.delete_logs(prefix=[record.dagster_run.run_id])
+        deleted += len(batch)
+        log(f"deleted {deleted} of {run_count} runs")
+    for key in keys:
+        instance.delete_dynamic_partition(MINUTE_PARTITIONS, key)
+    compact(sqlite)
+    after = folder_bytes(home) if home and sqlite else None
+    return RetentionResult(cutoff, deleted, len(keys), tuple(str(f) for f in sqlite), before, after)
