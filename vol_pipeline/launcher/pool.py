@@ -3,8 +3,9 @@
 A spare is started with a command line (`python -m vol_pipeline.launcher.spare ...`), loads
 the code, and prints `ready`. `hand_over` gives the next run to a ready spare of the same
 origin and returns its pid, or None when none is ready (the caller then starts the run the
-cold way). A replacement spare is started once the handed run's process has exited, so its
-imports never compete for the CPU with the run it follows.
+cold way, and the pool starts loading one). A replacement spare is started once the handed
+run's process has exited, so its imports never compete for the CPU with the run it follows.
+A spare not ready within LOAD_TIMEOUT_S (hung while loading) is killed and replaced.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import select
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
 
 REPLY_TIMEOUT_S = 10.0  # a ready spare answers a run id within milliseconds
+LOAD_TIMEOUT_S = 300.0  # loading takes ~3 s on 2 cores; a spare still loading after this is stuck
 
 
 @dataclass
@@ -23,6 +26,7 @@ class Spare:
     process: subprocess.Popen
     ready: bool = False
     load_seconds: float | None = None
+    started: float = field(default_factory=time.monotonic)
 
     def poll_ready(self) -> bool:
         """True once the spare has said `ready`; never blocks."""
@@ -61,6 +65,7 @@ class SparePool:
     idle: list[Spare] = field(default_factory=list)
     running: dict[str, subprocess.Popen] = field(default_factory=dict)  # run id -> process
     exit_codes: dict[str, int] = field(default_factory=dict)  # recent runs' process exit codes
+    closed: bool = False  # after stop_idle at shutdown: no new spares
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def hand_over(self, run_id: str, key: str, argv: list[str], cwd: str | None) -> tuple[int | None, str]:
@@ -90,6 +95,9 @@ class SparePool:
             elif spare.process.poll() is not None:
                 self.idle.remove(spare)
                 spare.process.wait()
+            elif not spare.poll_ready() and time.monotonic() - spare.started > LOAD_TIMEOUT_S:
+                self.idle.remove(spare)
+                spare.stop()
         for spare in self.idle:
             if spare.poll_ready():
                 self.idle.remove(spare)
@@ -99,7 +107,7 @@ class SparePool:
     def fill(self, key: str, argv: list[str], cwd: str | None) -> None:
         """Start spares until `size` are loading or ready for this origin."""
         with self._lock:
-            while sum(1 for s in self.idle if s.key == key) < self.size:
+            while not self.closed and sum(1 for s in self.idle if s.key == key) < self.size:
                 process = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                            text=True, bufsize=1)
                 self.idle.append(Spare(key, process))
@@ -107,14 +115,15 @@ class SparePool:
     def _after_run(self, run_id: str, process: subprocess.Popen, key: str, argv: list[str], cwd: str | None) -> None:
         code = process.wait()
         with self._lock:
+            self.exit_codes[run_id] = code  # before leaving `running`: health checks read without the lock
             self.running.pop(run_id, None)
-            self.exit_codes[run_id] = code
             while len(self.exit_codes) > 1000:
                 self.exit_codes.pop(next(iter(self.exit_codes)))
             self.fill(key, argv, cwd)
 
-    def stop_idle(self) -> None:
+    def stop_idle(self, closing: bool = False) -> None:
         with self._lock:
+            self.closed = self.closed or closing
             for spare in self.idle:
                 spare.stop()
             self.idle.clear()

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import os
 import sys
+import sysconfig
 import time
 
-SITE_DIRS = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
+# Python's own and the installed packages' folders: files there are not the code location's.
+INSTALLED = tuple({os.path.join(sysconfig.get_paths()[name], "") for name in ("stdlib", "platstdlib", "purelib", "platlib")})
 
 
 def loaded_sources() -> dict[str, float]:
@@ -30,7 +32,7 @@ def loaded_sources() -> dict[str, float]:
     sources = {}
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
-        if path and path.endswith(".py") and not path.startswith(SITE_DIRS):
+        if path and path.endswith(".py") and not path.startswith(INSTALLED):
             try:
                 sources[path] = os.stat(path).st_mtime
             except OSError:
@@ -60,18 +62,27 @@ def stale_reason(run, snapshot_ids: dict[str, str], sources: dict[str, float]) -
     return None
 
 
-def _say(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
-
 def main(argv: list[str]) -> int:
+    # The protocol gets its own copy of stdout; everything printed (by the code when it loads,
+    # by the run) goes to stderr, so no stray line can come between the launcher and `ready`.
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+
+    def say(line: str) -> None:
+        protocol.write(line + "\n")
+        protocol.flush()
+
+    return _serve(argv, say)
+
+
+def _serve(argv: list[str], say) -> int:
     from dagster._cli.api import _execute_run_command_body
     from dagster._core.execution.run_cancellation_thread import start_run_cancellation_thread
     from dagster._core.instance import DagsterInstance, InstanceRef
     from dagster._core.origin import RepositoryPythonOrigin
     from dagster._core.snap import JobSnap
     from dagster._serdes import deserialize_value
+    from dagster._utils.interrupts import capture_interrupts
     from dagster._utils.hosted_user_process import recon_repository_from_origin
 
     started = time.monotonic()
@@ -84,7 +95,7 @@ def main(argv: list[str]) -> int:
     snapshot_ids = {name: JobSnap.from_job_def(repository.get_job(name)).snapshot_id
                     for name in argv[2].split(",") if name and repository.has_job(name)}
     sources = loaded_sources()
-    _say(f"ready {time.monotonic() - started:.2f}")
+    say(f"ready {time.monotonic() - started:.2f}")
 
     try:
         run_id = sys.stdin.readline().strip()
@@ -94,22 +105,21 @@ def main(argv: list[str]) -> int:
         return 0
     reason = stale_reason(instance.get_run_by_id(run_id), snapshot_ids, sources)
     if reason:
-        _say(f"stale {reason}")
+        say(f"stale {reason}")
         return 0
-    _say(f"started {os.getpid()}")
-    # The launcher stops reading after this line: whatever the run prints goes to stderr
-    # rather than filling a pipe nobody drains.
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    # Terminate from the UI marks the run CANCELING; this thread interrupts the run when it
-    # sees that (the launcher also signals the process when it runs on the same host).
-    thread, shutdown = start_run_cancellation_thread(instance, run_id)
-    try:
-        _execute_run_command_body(run_id, instance, write_stream_fn=lambda _event: None,
-                                  set_exit_code_on_failure=False)
-    finally:
-        shutdown.set()
-        thread.join(timeout=5)
-        instance.dispose()
+    say(f"started {os.getpid()}")
+    # As `dagster api execute_run`: interrupts (terminate) become Dagster's, raised inside
+    # the steps. Terminate from the UI marks the run CANCELING; this thread interrupts the
+    # run when it sees that (the launcher also signals the process when it is its child).
+    with capture_interrupts():
+        thread, shutdown = start_run_cancellation_thread(instance, run_id)
+        try:
+            _execute_run_command_body(run_id, instance, write_stream_fn=lambda _event: None,
+                                      set_exit_code_on_failure=False)
+        finally:
+            shutdown.set()
+            thread.join(timeout=5)
+            instance.dispose()
     return 0
 
 

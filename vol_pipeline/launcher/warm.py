@@ -22,7 +22,6 @@ that have already done both (vol_pipeline/launcher/spare.py) and hands each run 
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from collections.abc import Mapping
@@ -87,9 +86,11 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             argv = [origin.executable_path or sys.executable, "-m", "vol_pipeline.launcher.spare",
                     serialize_value(self._instance.get_ref()), key, ",".join(sorted(self.warm_jobs))]
             cwd = getattr(origin.code_pointer, "working_directory", None)
+            # Tagged before the hand-over: from then on the spare may mark the run STARTED,
+            # and terminate and run monitoring must find it theirs, not the fallback's.
+            self._instance.add_run_tags(run.run_id, {RUN_PROCESS_TAG: WARM})
             pid, why_not = self.pool.hand_over(run.run_id, key, argv, cwd)
             if pid is not None:
-                self._instance.add_run_tags(run.run_id, {RUN_PROCESS_TAG: WARM})
                 self._instance.report_engine_event(
                     f"Started in a loaded spare process (pid {pid}): Dagster and the code location were imported before the run was due.",
                     run, cls=self.__class__)
@@ -108,8 +109,8 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         # is also signalled right away when it is this daemon's child.
         self._instance.report_run_canceling(run)
         process = self.pool.running.get(run_id)
-        if process is not None and process.poll() is None:
-            os.kill(process.pid, signal.SIGINT)
+        if process is not None:
+            process.send_signal(signal.SIGINT)  # Popen does nothing once it has reaped the process
         return True
 
     # -- monitoring and shutdown -------------------------------------------------------------
@@ -140,5 +141,5 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         self.fallback.join(timeout)
 
     def dispose(self) -> None:
-        self.pool.stop_idle()
+        self.pool.stop_idle(closing=True)
         self.fallback.dispose()

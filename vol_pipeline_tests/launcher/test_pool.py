@@ -43,7 +43,7 @@ def ready(pool: SparePool, key: str) -> bool:
 
 
 def test_the_first_run_finds_none_ready_and_the_next_gets_the_loaded_one():
-    pool, argv = SparePool(size=1), stand_in("started", 0.5, 0)
+    pool, argv = SparePool(size=1), stand_in("started", 3.0, 0)  # the run lasts long enough to be seen running
     assert pool.hand_over("run-1", "code-a", argv, None) == (None, "no loaded process ready yet")
     wait_until(lambda: ready(pool, "code-a"))
     pid, why_not = pool.hand_over("run-2", "code-a", argv, None)
@@ -60,9 +60,13 @@ def test_a_declining_spare_sends_the_run_the_cold_way_and_is_replaced():
     pool = SparePool(size=1)
     pool.fill("code-a", stand_in("stale"), None)
     wait_until(lambda: ready(pool, "code-a"))
+    declined = pool.idle[0].process
     pid, why_not = pool.hand_over("run-1", "code-a", stand_in("started"), None)
     assert pid is None and why_not.startswith("stale 1 source file(s) changed")
-    assert len(pool.idle) == 1 and not pool.idle[0].ready  # a new one is loading
+    assert declined.poll() is not None  # it exited
+    assert [s.process.pid for s in pool.idle] != [declined.pid] and len(pool.idle) == 1  # a new one is loading
+    wait_until(lambda: ready(pool, "code-a"))
+    assert pool.hand_over("run-2", "code-a", stand_in("started"), None)[0]  # and takes the next run
     pool.stop_idle()
 
 
