@@ -41,8 +41,10 @@ def folder(path: Path) -> tuple[float, int]:
 
 def template_run(defs, instance, key: str):
     from vol_pipeline.defs.jobs import MINUTE_JOB
+    from vol_pipeline.defs.partitions import minute_of_key, register_minutes
     from vol_pipeline.runs import QUIET_RUN_CONFIG
 
+    register_minutes(instance, [minute_of_key(key)])
     result = defs.resolve_job_def(MINUTE_JOB).execute_in_process(
         instance=instance, partition_key=key, run_config=QUIET_RUN_CONFIG, tags={"vol_pipeline/trigger": "new_minute"})
     assert result.success

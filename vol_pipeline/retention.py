@@ -8,7 +8,8 @@ Deleted, for the window starting on `window_start` (midnight New York is the cut
   logs (the compute log manager's files or S3 objects);
 - the `market_minutes` partition keys of minutes before the window start (the sensor adds
   one per market minute, ~98k a year; nothing else removes them).
-Then the SQLite files are VACUUMed (PostgreSQL's autovacuum reuses the space by itself).
+Then the SQLite files with many free pages are VACUUMed (PostgreSQL's autovacuum reuses the
+space by itself).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from vol_pipeline.defs.partitions import MINUTE_PARTITIONS
 IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 BATCH = 500
+VACUUM_FREE_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class RetentionResult:
     cutoff: datetime
     runs_deleted: int
     keys_deleted: int
-    compacted: tuple[str, ...]  # SQLite files VACUUMed
+    compacted: tuple[str, ...]  # SQLite files VACUUMed (those with >= 20% free pages)
     bytes_before: int | None  # the instance folder's size (SQLite instances only)
     bytes_after: int | None
 
@@ -70,19 +72,34 @@ def sqlite_files(instance: dg.DagsterInstance) -> list[Path]:
 
 
 def folder_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            total += path.stat().st_size if path.is_file() else 0
+        except OSError:  # a -wal/-shm file that went away with its last connection
+            continue
+    return total
 
 
-def compact(files: list[Path]) -> None:
-    """VACUUM each file, then fold its write-ahead log back in so the file shrinks on disk.
-    Runs beside a live daemon: SQLite makes writers wait (busy timeout) while it copies."""
+def compact(files: list[Path]) -> list[Path]:
+    """VACUUM the files that are at least VACUUM_FREE_SHARE free pages, then fold the
+    write-ahead log back in so the file shrinks on disk; returns those files. SQLite reuses
+    free pages for new rows, so a daily prune of one day in thirty needs no VACUUM; the first
+    prune of a grown instance does. VACUUM holds the write lock while it copies: the daemon's
+    writers wait on their busy timeout (5 s for Dagster's run storage), hence the threshold
+    and the evening schedule."""
+    compacted = []
     for path in files:
         connection = sqlite3.connect(path, timeout=60, isolation_level=None)
         try:
-            connection.execute("VACUUM")
-            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            free, pages = (connection.execute(f"PRAGMA {p}").fetchone()[0] for p in ("freelist_count", "page_count"))
+            if pages and free / pages >= VACUUM_FREE_SHARE:
+                connection.execute("VACUUM")
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                compacted.append(path)
         finally:
             connection.close()
+    return compacted
 
 
 def prune_instance(instance: dg.DagsterInstance, window_start: date, dry_run: bool = False,
@@ -107,6 +124,6 @@ def prune_instance(instance: dg.DagsterInstance, window_start: date, dry_run: bo
         log(f"deleted {deleted} of {run_count} runs")
     for key in keys:
         instance.delete_dynamic_partition(MINUTE_PARTITIONS, key)
-    compact(sqlite)
+    compacted = compact(sqlite)
     after = folder_bytes(home) if home and sqlite else None
-    return RetentionResult(cutoff, deleted, len(keys), tuple(str(f) for f in sqlite), before, after)
+    return RetentionResult(cutoff, deleted, len(keys), tuple(str(f) for f in compacted), before, after)
