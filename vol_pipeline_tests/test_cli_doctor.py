@@ -57,7 +57,8 @@ def test_after_some_minutes_every_concern_has_its_line(env, capsys, monkeypatch)
     by_concern = {line.split(":")[0]: line for line in lines}
     assert by_concern["minute_sensor"] == "minute_sensor: off (default); no cursor yet (it has not ticked)"
     assert by_concern["last minute materialized"].startswith("last minute materialized: 2026-11-23 10:02 New York (executions, run ")
-    assert by_concern["runs"] == "runs: 0 queued, 0 running"
+    # in-process CLI runs go through no launcher
+    assert by_concern["runs"] == "runs: 0 queued, 0 running; last hour: 0 started in a loaded process, 0 in a new one"
     assert by_concern["retention"] == "retention: no instance_retention run recorded"
     assert by_concern["dagster instance"].startswith(f"dagster instance: {env / 'dagster'} (") and " MB in " in by_concern["dagster instance"]
     assert by_concern["warehouse"] == f"warehouse: reachable ({env / 'warehouse.duckdb'})"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from vol_pipeline.cli.context import settings_from_env, warehouse
@@ -93,9 +93,16 @@ def _last_minute(instance):
 def _runs_line(instance) -> str:
     import dagster as dg
 
+    from vol_pipeline.launcher import RUN_PROCESS_TAG
+
     queued = instance.get_runs_count(dg.RunsFilter(statuses=[dg.DagsterRunStatus.QUEUED]))
     running = instance.get_runs_count(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]))
-    return f"runs: {queued} queued, {running} running"
+    # Cold minute runs pay a new process (~3 s): many of them mean the spares are not keeping up.
+    hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    started = {kind: instance.get_runs_count(dg.RunsFilter(tags={RUN_PROCESS_TAG: kind}, created_after=hour_ago))
+               for kind in ("warm", "cold")}
+    return (f"runs: {queued} queued, {running} running; last hour: {started['warm']} started in a loaded process, "
+            f"{started['cold']} in a new one")
 
 
 def _size_line(home: Path) -> str:
