@@ -3,7 +3,8 @@ window, and the compaction after. The warehouse and the cold-history archive are
 touched: they are not reachable from here.
 
 Deleted, for the window starting on `window_start` (midnight New York is the cutoff):
-- every run created before the cutoff that is not queued or in progress, with its event
+- every run created before the cutoff that is not queued or in progress, nor holds an
+  asset's latest materialization, with its event
   log (Dagster's delete_run; the SQLite instance's per-run file goes with it) and its step
   logs (the compute log manager's files or S3 objects);
 - the `market_minutes` partition keys of minutes before the window start (the sensor adds
@@ -28,7 +29,7 @@ from vol_pipeline.defs.partitions import MINUTE_PARTITIONS
 
 IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
-BATCH = 500
+LOG_EVERY = 500  # runs deleted between progress lines
 VACUUM_FREE_SHARE = 0.2
 
 
@@ -56,6 +57,16 @@ def keys_before(keys: list[str], window_start: date) -> list[str]:
 def old_runs(cutoff: datetime) -> dg.RunsFilter:
     """Runs created before the cutoff, except those still queued or in progress."""
     return dg.RunsFilter(created_before=cutoff, statuses=[s for s in dg.DagsterRunStatus if s not in IN_PROGRESS])
+
+
+def latest_materialization_runs(instance: dg.DagsterInstance) -> set[str]:
+    """The runs holding each asset's latest materialization."""
+    runs = set()
+    for key in instance.get_asset_keys():
+        event = instance.get_latest_materialization_event(key)
+        if event is not None:
+            runs.add(event.run_id)
+    return runs
 
 
 def sqlite_files(instance: dg.DagsterInstance) -> list[Path]:
@@ -108,22 +119,22 @@ def prune_instance(instance: dg.DagsterInstance, window_start: date, dry_run: bo
     home = Path(instance.root_directory) if instance.root_directory else None
     sqlite = sqlite_files(instance)
     before = folder_bytes(home) if home and sqlite else None
-    runs = old_runs(cutoff)
-    run_count = instance.get_runs_count(runs)
+    # An asset's latest materialization stays, however old (an unpartitioned asset such as
+    # rule_comparison, or news after a month off, would otherwise show as never materialized).
+    keep = latest_materialization_runs(instance)
+    runs = [r for r in instance.get_run_ids(old_runs(cutoff)) if r not in keep]
     keys = keys_before(instance.get_dynamic_partitions(MINUTE_PARTITIONS), window_start)
-    log(f"{run_count} runs created before {cutoff.isoformat()} and {len(keys)} minute keys before {window_start}"
+    log(f"{len(runs)} runs created before {cutoff.isoformat()} and {len(keys)} minute keys before {window_start}"
         + (" (dry run: nothing deleted)" if dry_run else ""))
     if dry_run:
-        return RetentionResult(cutoff, run_count, len(keys), (), before, before)
-    deleted = 0
-    while batch := instance.get_run_records(runs, limit=BATCH):  # oldest or newest: all of them go
-        for record in batch:
-            instance.delete_run(record.dagster_run.run_id)
-            instance.compute_log_manager.delete_logs(prefix=[record.dagster_run.run_id])
-        deleted += len(batch)
-        log(f"deleted {deleted} of {run_count} runs")
+        return RetentionResult(cutoff, len(runs), len(keys), (), before, before)
+    for done, run_id in enumerate(runs, start=1):
+        instance.delete_run(run_id)
+        instance.compute_log_manager.delete_logs(prefix=[run_id])
+        if done % LOG_EVERY == 0 or done == len(runs):
+            log(f"deleted {done} of {len(runs)} runs")
     for key in keys:
         instance.delete_dynamic_partition(MINUTE_PARTITIONS, key)
     compacted = compact(sqlite)
     after = folder_bytes(home) if home and sqlite else None
-    return RetentionResult(cutoff, deleted, len(keys), tuple(str(f) for f in compacted), before, after)
+    return RetentionResult(cutoff, len(runs), len(keys), tuple(str(f) for f in compacted), before, after)

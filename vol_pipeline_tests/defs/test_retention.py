@@ -13,7 +13,7 @@ import dagster as dg
 from vol_pipeline.definitions import build_definitions
 from vol_pipeline.defs.partitions import MINUTE_PARTITIONS
 from vol_pipeline.defs.retention import RETENTION_JOB, RETENTION_SCHEDULE
-from vol_pipeline.retention import cutoff_of, keys_before
+from vol_pipeline.retention import cutoff_of, keys_before, prune_instance
 from vol_pipeline.runs import cli_instance, materialize_ranges
 from vol_pipeline.settings import Settings
 from vol_pipeline.storage.duckdb_warehouse import DuckDBWarehouse
@@ -111,3 +111,23 @@ def test_retention_schedule_runs_in_prod_and_is_stopped_locally(tmp_path):
         schedule = build_definitions(settings).get_schedule_def(RETENTION_SCHEDULE)
         assert schedule.default_status == status
         assert schedule.job_name == RETENTION_JOB and schedule.execution_timezone == "America/New_York"
+
+
+def test_an_assets_latest_materialization_is_kept_however_old(tmp_path):
+    """An unpartitioned asset materialized once, before the window: its run stays (the UI
+    would otherwise show it as never materialized); an older run of it goes."""
+
+    @dg.asset
+    def summary() -> int:
+        return 1
+
+    settings = Settings(home=tmp_path, partition_start=WINDOW_START)
+    with cli_instance(settings) as instance:
+        first, latest = (dg.materialize([summary], instance=instance).run_id for _ in range(2))
+        backdate(instance, first, OLD[0].replace(tzinfo=None))
+        backdate(instance, latest, OLD[1].replace(tzinfo=None))
+        assert prune_instance(instance, WINDOW_START, dry_run=True).runs_deleted == 1
+        result = prune_instance(instance, WINDOW_START)
+        assert result.runs_deleted == 1
+        assert instance.get_run_by_id(first) is None and instance.get_run_by_id(latest) is not None
+        assert instance.get_latest_materialization_event(dg.AssetKey("summary")).run_id == latest
