@@ -81,15 +81,13 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
         if run.job_name in self.warm_jobs and run.job_code_origin is not None:
-            origin = run.job_code_origin.repository_origin
-            key = serialize_value(origin)
-            argv = [origin.executable_path or sys.executable, "-m", "vol_pipeline.launcher.spare",
-                    serialize_value(self._instance.get_ref()), key, ",".join(sorted(self.warm_jobs))]
-            cwd = getattr(origin.code_pointer, "working_directory", None)
             # Tagged before the hand-over: from then on the spare may mark the run STARTED,
             # and terminate and run monitoring must find it theirs, not the fallback's.
             self._instance.add_run_tags(run.run_id, {RUN_PROCESS_TAG: WARM})
-            pid, why_not = self.pool.hand_over(run.run_id, key, argv, cwd)
+            try:
+                pid, why_not = self._hand_over(run)
+            except Exception as error:  # the warm path never costs a run: it starts the cold way
+                pid, why_not = None, f"the spare pool failed ({type(error).__name__}: {error})"
             if pid is not None:
                 self._instance.report_engine_event(
                     f"Started in a loaded spare process (pid {pid}): Dagster and the code location were imported before the run was due.",
@@ -98,6 +96,13 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             self._instance.report_engine_event(f"Starting a new run process: {why_not}.", run, cls=self.__class__)
         self._instance.add_run_tags(run.run_id, {RUN_PROCESS_TAG: COLD})
         self.fallback.launch_run(context)
+
+    def _hand_over(self, run) -> tuple[int | None, str]:
+        origin = run.job_code_origin.repository_origin
+        key = serialize_value(origin)
+        argv = [origin.executable_path or sys.executable, "-m", "vol_pipeline.launcher.spare",
+                serialize_value(self._instance.get_ref()), key, ",".join(sorted(self.warm_jobs))]
+        return self.pool.hand_over(run.run_id, key, argv, getattr(origin.code_pointer, "working_directory", None))
 
     def terminate(self, run_id: str) -> bool:
         run = self._instance.get_run_by_id(run_id)

@@ -98,3 +98,4 @@ def test_a_failed_run_process_reports_its_exit_code():
     wait_until(lambda: "run-1" in pool.exit_codes)
     assert pool.exit_codes["run-1"] == 9
     pool.stop_idle()
+
