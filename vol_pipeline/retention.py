@@ -15,7 +15,6 @@ space by itself).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
@@ -25,12 +24,13 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from vol_pipeline.core.calendar import MARKET_TZ
+from vol_pipeline.dagster_storage import vacuum_sqlite_files
 from vol_pipeline.defs.partitions import MINUTE_PARTITIONS
 
 IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 LOG_EVERY = 500  # runs deleted between progress lines
-VACUUM_FREE_SHARE = 0.2
+VACUUM_FREE_SHARE = 0.2  # VACUUM a file only when this share of its pages is free
 
 
 @dataclass(frozen=True)
@@ -92,27 +92,6 @@ def folder_bytes(folder: Path) -> int:
     return total
 
 
-def compact(files: list[Path]) -> list[Path]:
-    """VACUUM the files that are at least VACUUM_FREE_SHARE free pages, then fold the
-    write-ahead log back in so the file shrinks on disk; returns those files. SQLite reuses
-    free pages for new rows, so a daily prune of one day in thirty needs no VACUUM; the first
-    prune of a grown instance does. VACUUM holds the write lock while it copies: the daemon's
-    writers wait on their busy timeout (5 s for Dagster's run storage), hence the threshold
-    and the evening schedule."""
-    compacted = []
-    for path in files:
-        connection = sqlite3.connect(path, timeout=60, isolation_level=None)
-        try:
-            free, pages = (connection.execute(f"PRAGMA {p}").fetchone()[0] for p in ("freelist_count", "page_count"))
-            if pages and free / pages >= VACUUM_FREE_SHARE:
-                connection.execute("VACUUM")
-                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                compacted.append(path)
-        finally:
-            connection.close()
-    return compacted
-
-
 def prune_instance(instance: dg.DagsterInstance, window_start: date, dry_run: bool = False,
                    log: Callable[[str], None] = lambda _message: None) -> RetentionResult:
     cutoff = cutoff_of(window_start)
@@ -135,6 +114,6 @@ def prune_instance(instance: dg.DagsterInstance, window_start: date, dry_run: bo
             log(f"deleted {done} of {len(runs)} runs")
     for key in keys:
         instance.delete_dynamic_partition(MINUTE_PARTITIONS, key)
-    compacted = compact(sqlite)
+    compacted = vacuum_sqlite_files(sqlite, VACUUM_FREE_SHARE)
     after = folder_bytes(home) if home and sqlite else None
     return RetentionResult(cutoff, len(runs), len(keys), tuple(str(f) for f in compacted), before, after)

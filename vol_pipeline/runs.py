@@ -40,14 +40,15 @@ run_coordinator:
         value:
           applyLimitPerUniqueValue: true
         limit: 1
-# The minute sensor ticks every 5 s (~17,000 ticks a day): the daemon deletes old ticks.
+# The minute sensor ticks every 5 s (~17,000 ticks a day): the daemon deletes old ticks
+# (skipped ones after a week, as Dagster does by default; ~120k rows, a few tens of MB).
 # Runs and their event logs are pruned by the instance_retention schedule (README).
 retention:
   schedule:
     purge_after_days: 30
   sensor:
     purge_after_days:
-      skipped: 1
+      skipped: 7
       failure: 30
       success: 30
 # Minute runs start in a process that imported Dagster and the code before the minute closed
