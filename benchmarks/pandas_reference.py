@@ -3,9 +3,9 @@
 The same 13 feature columns as `vol_pipeline.core.features.lane_features` (DESIGN §4),
 written the way a competent pandas user would: one groupby-rolling pass per window
 statistic, no Python loop over tickers or rows. Integer arithmetic is used where the
-contract asks for an exact result (volume_avg_20 truncation, the half-up rounding of
-volume_ratio, the strict > 2.0 surge test), so the values can be compared with the
-polars kernel column by column.
+contract asks for an exact result (volume_avg_20 truncation); volume_ratio is the
+original's float current / (sum / 20) and round(), so the values can be compared with
+the polars kernel column by column.
 
 Imports only pandas, numpy and the config dataclass, so `pandas_features_cli.py` runs
 as a pure-pandas process.
@@ -81,7 +81,8 @@ def _add_price_features(out: pd.DataFrame, df: pd.DataFrame, by_ticker, cfg: Fea
 
 def _add_volume_features(out: pd.DataFrame, df: pd.DataFrame, cfg: FeatureConfig) -> None:
     w = cfg.volume_window
-    volume = df["volume"].astype("float64")  # NaN for a missing volume
+    # NaN for a missing volume; 0 is missing too, as the original stored it (NULL).
+    volume = df["volume"].astype("float64").replace(0, np.nan)
     volume_by_ticker = volume.groupby(df["ticker"], sort=False)
     if cfg.volume_prior_bars:
         volume_by_ticker = volume_by_ticker.shift(1).groupby(df["ticker"], sort=False)
@@ -92,18 +93,19 @@ def _add_volume_features(out: pd.DataFrame, df: pd.DataFrame, cfg: FeatureConfig
     # Sums of integers below 2**53 are exact in float64; round() just makes the int cast safe.
     total = np.where(has_volume, window_sum.fillna(0).round(), 0).astype(np.int64)
     current = np.where(has_volume, volume.fillna(0), 0).astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw = current / (total / w)  # the original's float ratio
+    ratio = np.round(raw, 4)
+    # np.round rounds an inexact x * 10**4; next to a 4-dp tie, Python's round() on the
+    # exact float is the original's value (a handful of rows, so a plain loop is fine).
+    scaled = raw * RATIO_SCALE
+    near_tie = np.flatnonzero(has_volume & (np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6))
+    ratio[near_tie] = [round(float(value), 4) for value in raw[near_tie]]
 
-    # ratio = current / (total / w) = current * w / total, rounded half up on the exact value.
-    numerator = current * (w * RATIO_SCALE)
-    safe_total = np.where(total > 0, total, 1)
-    quotient, remainder = np.divmod(numerator, safe_total)
-    rounded = quotient + (2 * remainder >= safe_total)
-    ratio = np.where(total > 0, rounded, 0) / RATIO_SCALE
-
-    out["volume_current"] = df["volume"].astype("Int64")
+    out["volume_current"] = volume.astype("Int64")
     out["volume_avg_20"] = pd.array(np.where(has_volume, total // w, 0), dtype="Int64")
     out.loc[~has_volume, "volume_avg_20"] = pd.NA
     out["volume_ratio"] = pd.Series(ratio, index=df.index).where(has_volume)
-    surge = pd.array((total > 0) & (current * w > 2 * total), dtype="boolean")
+    surge = pd.array(raw > 2.0, dtype="boolean")
     surge[~has_volume] = pd.NA
     out["volume_surge"] = surge

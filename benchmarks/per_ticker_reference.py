@@ -4,7 +4,8 @@ The original feature computer was a cron service: for each ticker it fetched tha
 ticker's recent bars, built Python lists, and computed one feature row with pandas
 (reference §5). Replaying a whole session that way means doing it once per bar, which
 is what `per_ticker_lane_features` does. Written for this benchmark, after the reference
-text; the contract's exact rules (half-up 4-dp ratio, null windows) are kept so the rows
+text; the contract's rules (the original's float ratio and round(), zero or null volume
+as missing) are kept so the rows
 can be checked against the kernel.
 """
 
@@ -89,21 +90,18 @@ def _return_std(closes: list[float]) -> float | None:
 
 
 def compute_volume_features(volumes: list[int | None], cfg: FeatureConfig) -> dict:
-    """Volume features of the newest bar; null features when the window has a null volume."""
+    """Volume features of the newest bar, the original's expressions; null features when
+    the window holds a missing volume (null, or 0 as the original stored it)."""
     w = cfg.volume_window
-    current = volumes[-1]
+    current = volumes[-1] or None
     window = volumes[-w - 1:-1] if cfg.volume_prior_bars else volumes[-w:]
-    if current is None or any(v is None for v in window):
+    if current is None or not all(window):
         return {"volume_current": current, "volume_avg_20": None, "volume_ratio": None, "volume_surge": None}
     total = sum(window)
-    if total == 0:
-        ratio = 0.0
-    else:
-        quotient, remainder = divmod(current * w * RATIO_SCALE, total)
-        ratio = (quotient + (2 * remainder >= total)) / RATIO_SCALE  # half up, as NUMERIC(10,4)
+    ratio = current / (total / w)
     return {
         "volume_current": current,
         "volume_avg_20": total // w,
-        "volume_ratio": ratio,
-        "volume_surge": total > 0 and current * w > 2 * total,
+        "volume_ratio": round(ratio, 4),
+        "volume_surge": ratio > 2.0,
     }

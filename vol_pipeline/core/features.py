@@ -11,8 +11,15 @@ integer window sums: closes as fixed-point integers (1e-8 units), simple returns
 Int128 fixed-point (1e-15 units), volumes as integers. A float rolling sum would depend
 on where the input starts (measured: about 1 window in 5 differs in the last bit between
 a full history and its 120-bar tail), which could flip trend_state on equal SMAs.
-Integer sums also make `volume_avg_20` truncation and the 4-dp rounding of
-`volume_ratio` exact.
+Integer sums also make `volume_avg_20` truncation exact.
+
+`volume_ratio` and `volume_surge` follow the original's float arithmetic on purpose:
+ratio = current / (sum / 20) in float64, rounded to 4 dp as Python's round() rounds that
+float (core.float_rounding), so a true ratio of 1.99995 shows as 1.9999, as the original
+stored it. The sum is an exact integer, so both paths still give the same bits.
+
+A volume of 0 counts as missing, as the original's ingestor stored it (NULL when falsy):
+volume features of windows holding one are null (DESIGN §4).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import polars as pl
 
 from vol_pipeline.core.bars import strictly_ordered
 from vol_pipeline.core.config import FeatureConfig
+from vol_pipeline.core.float_rounding import with_rounded_units
 
 PRICE_SCALE = 10**8  # closes enter the sums as integer multiples of 1e-8
 RETURN_SCALE = 10**15  # returns enter the sums as integer multiples of 1e-15
@@ -107,7 +115,9 @@ def _utc(moment: datetime) -> datetime:
 def _prepared(bars: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     """Sorted bars with the integer columns every window sum is built from."""
     close_units = (pl.col("close") * PRICE_SCALE).round().cast(pl.Int64)
-    frame = bars.lazy().select("ticker", "ts", "close", pl.col("volume").cast(pl.Int64))
+    volume = pl.col("volume").cast(pl.Int64)
+    # 0 is "no volume reported" (the original stored it as NULL); `bars` keeps the 0.
+    frame = bars.lazy().select("ticker", "ts", "close", pl.when(volume != 0).then(volume).alias("volume"))
     if not (isinstance(bars, pl.DataFrame) and strictly_ordered(bars)):
         frame = frame.sort("ticker", "ts")
     return frame.with_columns(close_units=close_units)
@@ -216,18 +226,14 @@ def _features_from_sums(sums: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
     units = pl.col("close_units")
     s_short, s_long = pl.col("sum_short"), pl.col("sum_long")
 
-    # Volume: exact integer arithmetic. ratio = current * W / sum (W cancels the mean).
+    # Volume: the average is an exact integer sum; the ratio is the original's float.
     w = cfg.volume_window
     current, vol_sum = pl.col("volume_current"), pl.col("vol_sum")
     has_volume = (pl.col("vol_nulls") == 0) & current.is_not_null()
-    ratio_numerator = current * (w * 10**RATIO_DECIMALS)
-    # Round half up on the exact rational, as NUMERIC(10,4) does.
-    ratio_rounded = (ratio_numerator // vol_sum) + (2 * (ratio_numerator % vol_sum) >= vol_sum).cast(pl.Int64)
-    volume_ratio = _divide(pl.when(vol_sum == 0).then(0).otherwise(ratio_rounded), 10**RATIO_DECIMALS)
-
+    ratio_units = pl.col("volume_ratio_units")
     recent_vol = _sample_std("recent_n", "recent_s1", "recent_s2")
     baseline_vol = _sample_std("base_n", "base_s1", "base_s2")
-    return sums.with_columns(
+    return _with_float_volume_ratio(sums, cfg).with_columns(
         sma20=_divide(s_short, short * PRICE_SCALE),
         sma50=_divide(s_long, long_ * PRICE_SCALE),
         recent_vol=recent_vol,
@@ -238,11 +244,23 @@ def _features_from_sums(sums: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
         # Int64 is enough: 50 closes of at most 1e14 units, times 50, is below 2.6e17.
         trend_state=(s_short * long_ - s_long * short).sign().cast(pl.Int32),
         volume_avg_20=pl.when(has_volume).then(vol_sum // w),
-        volume_ratio=pl.when(has_volume).then(volume_ratio),
-        volume_surge=pl.when(has_volume).then((vol_sum > 0) & (current * w > 2 * vol_sum)),
+        volume_ratio=pl.when(has_volume).then(_divide(ratio_units, 10**RATIO_DECIMALS)),
+        # On the unrounded float ratio, strictly above 2, as the original decided it.
+        volume_surge=pl.when(has_volume).then(pl.col("volume_ratio_raw") > 2.0),
     ).with_columns(
         vol_ratio=pl.when(pl.col("baseline_vol") > 0).then(_divide(pl.col("recent_vol"), pl.col("baseline_vol"))),
     ).select(FEATURE_COLUMNS)
+
+
+def _with_float_volume_ratio(sums: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
+    """volume_ratio_raw = current / (sum / W) in float64 and volume_ratio_units = Python's
+    round(raw, 4) * 10**4: the original's expression. Where every bar of the window has a
+    volume the sum is >= W (zeros are missing), so the original's 0.0-for-a-zero-average
+    branch cannot arise; other rows' values are discarded."""
+    average = _divide(pl.col("vol_sum"), cfg.volume_window)
+    raw = _divide(pl.col("volume_current"), average)
+    return sums.with_columns(volume_ratio_raw=raw).pipe(
+        with_rounded_units, "volume_ratio_raw", RATIO_DECIMALS, "volume_ratio_units")
 
 
 def lane_features_between(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import statistics
 from datetime import date, datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,7 @@ from vol_pipeline.core.features import (
     lane_features_between,
     trailing_bars,
 )
+from vol_pipeline.core.volume import volume_multiplier
 from vol_pipeline.sources.synthetic import SyntheticBarSource
 from vol_pipeline_tests.core.feature_rows import LANE_FEATURES_COLUMNS
 
@@ -61,17 +62,15 @@ def _return_std(closes: list[Decimal]) -> Decimal:
 def _volume_features(current: int | None, window: list[int | None]) -> tuple:
     """(volume_avg_20, volume_ratio, volume_surge) from the 20 volumes of the average.
 
-    A null current volume nulls all three under the prior-20 option too: no ratio without
-    it, and the three stay null together (the lane_features schema checks that)."""
-    if current is None or None in window:
+    The original's own expressions on Python floats: avg = sum / 20, ratio =
+    round(current / avg, 4), surge = current / avg > 2.0. A volume of 0 is missing, as the
+    original stored it (NULL). A missing current volume nulls all three under the prior-20
+    option too: no ratio without it, and the three stay null together."""
+    if not current or not all(window):
         return None, None, None
-    avg = Fraction(sum(window), len(window))
-    if avg == 0:
-        return 0, 0.0, False
-    exact = current / avg
-    decimal_ratio = Decimal(exact.numerator) / Decimal(exact.denominator)
-    rounded = decimal_ratio.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
-    return math.trunc(avg), float(rounded), exact > 2
+    avg = sum(window) / len(window)
+    ratio = current / avg
+    return math.trunc(Fraction(sum(window), len(window))), round(ratio, 4), ratio > 2.0
 
 
 def _reference_row(ticker: str, ts: datetime, closes: list[Decimal], volumes: list, i: int, prior: bool) -> dict:
@@ -93,7 +92,7 @@ def _reference_row(ticker: str, ts: datetime, closes: list[Decimal], volumes: li
         "distance_sma20": float((close - sma20) / sma20),
         "distance_sma50": float((close - sma50) / sma50),
         "trend_state": (sma20 > sma50) - (sma20 < sma50),
-        "volume_current": volumes[i],
+        "volume_current": volumes[i] or None,
         "volume_avg_20": avg20,
         "volume_ratio": ratio,
         "volume_surge": surge,
@@ -240,15 +239,20 @@ VOLUME_CASES = {
     # name: (previous 19 volumes, current, volume_avg_20, volume_ratio, volume_surge)
     "avg-exact-12346": ([10000, 14692] * 9 + [12346], 12346, 12346, 1.0, False),  # sum 246920
     "avg-truncated-not-rounded": ([10000, 14692] * 9 + [12365], 12346, 12346, 0.9999, False),  # 12346.95
-    "ratio-half-up-at-1.23455": ([19753] * 18 + [19755], 24691, 20000, 1.2346, False),
-    "ratio-half-up-not-even-at-1.23445": ([19753] * 18 + [19757], 24689, 20000, 1.2345, False),
+    # Exact 4-dp ties: the original's float lands on either side of the tie.
+    "tie-1.23455-float-above-rounds-up": ([19753] * 18 + [19755], 24691, 20000, 1.2346, False),
+    "tie-1.23445-float-below-rounds-down": ([19753] * 18 + [19757], 24689, 20000, 1.2345, False),
+    "tie-1.99995-float-below-rounds-down": ([18947] * 18 + [18955], 39999, 20000, 1.9999, False),
     "ratio-exactly-2-is-no-surge": ([18000] * 19, 38000, 19000, 2.0, False),
     "ratio-above-2-is-surge": ([18000] * 19, 40000, 19100, 2.0942, True),
     # 2.0000473...: rounds to 2.0 but the unrounded ratio is above 2.
     "ratio-just-above-2-surges-though-shown-as-2.0": ([18000] * 19, 38001, 19000, 2.0, True),
-    "only-current-traded-ratio-20": ([0] * 19, 500, 25, 20.0, True),
-    "current-zero": ([100] * 19, 0, 95, 0.0, False),
-    "all-zero": ([0] * 19, 0, 0, 0.0, False),
+    "one-share-bars-ratio-1": ([1] * 19, 1, 1, 1.0, False),
+    # A volume of 0 is missing (the original stored NULL): null features, multiplier 0.5.
+    "current-zero-is-missing": ([100] * 19, 0, None, None, None),
+    "earlier-zero-is-missing": ([100] * 18 + [0], 100, None, None, None),
+    "only-current-traded": ([0] * 19, 500, None, None, None),
+    "all-zero": ([0] * 19, 0, None, None, None),
 }
 
 
@@ -258,8 +262,37 @@ def test_volume_features_hand_cases(case):
     bars = bars_with_volume_window(previous, current)
     row = last_row(lane_features(bars))
     assert (row["volume_current"], row["volume_avg_20"], row["volume_ratio"], row["volume_surge"]) == (
-        current, avg, ratio, surge)
+        current or None, avg, ratio, surge)
     assert_matches_reference(lane_features(bars), reference_features(bars))
+
+
+# Exact 4-dp ties next to every volume-multiplier threshold (20-bar sum 400,000, so the true
+# ratio is current / 20,000): the value and multiplier the original's float arithmetic gave.
+THRESHOLD_TIES = [
+    # current, true ratio, stored ratio, multiplier
+    (9999, "0.49995", 0.5, 0.3),
+    (10001, "0.50005", 0.5, 0.3),
+    (23999, "1.19995", 1.2, 0.6),
+    (24001, "1.20005", 1.2001, 0.6),
+    (29999, "1.49995", 1.4999, 0.6),  # half-up on the exact ratio gave 1.5 (x1.0)
+    (30001, "1.50005", 1.5001, 1.0),
+    (39999, "1.99995", 1.9999, 1.0),  # half-up gave 2.0 (x1.2, STRONG_VOLUME)
+    (40001, "2.00005", 2.0, 1.2),
+    (59999, "2.99995", 3.0, 1.3),
+    (60001, "3.00005", 3.0, 1.3),
+]
+
+
+@pytest.mark.parametrize(("current", "true_ratio", "stored", "multiplier"), THRESHOLD_TIES,
+                         ids=[tie[1] for tie in THRESHOLD_TIES])
+def test_ties_at_the_multiplier_thresholds_round_as_the_original(current, true_ratio, stored, multiplier):
+    previous = [18000] * 18 + [400_000 - current - 18000 * 18]
+    bars = bars_with_volume_window(previous, current)
+    assert Fraction(current * 20, 400_000) == Fraction(true_ratio)
+    full = lane_features(bars).filter(pl.col("ts") == bars["ts"].max())
+    assert full["volume_ratio"].to_list() == [stored] == [round(current / (400_000 / 20), 4)]
+    assert full.select(volume_multiplier(pl.col("volume_ratio"))).item() == multiplier
+    assert_frame_equal(lane_features_at(bars, bars["ts"].max()), full, check_exact=True)
 
 
 def test_matches_reference_on_synthetic_two_sessions(two_sessions, full_features):
@@ -349,10 +382,21 @@ def test_a_ticker_without_any_volume_still_gets_price_features():
 
 
 # --- 5. zero volumes -----------------------------------------------------------------------------------
-def test_all_zero_volumes_give_ratio_zero_and_no_surge():
+def test_a_zero_volume_counts_as_missing_for_exactly_the_windows_holding_it():
+    # The original stored a volume of 0 as NULL; bar 60's 0 nulls the rows of bars 60..79.
+    volumes = [1000 + 37 * i for i in range(80)]
+    volumes[59] = 0
+    features = lane_features(make_bars("ZERO", [100.0 + (i % 4) for i in range(80)], volumes))
+    features = features.with_columns(bar=pl.int_range(50, 81))
+    assert features.filter(pl.col("volume_ratio").is_null())["bar"].to_list() == list(range(60, 80))
+    assert features.filter(pl.col("bar") == 60)["volume_current"].to_list() == [None]
+
+
+def test_all_zero_volumes_give_null_volume_features_not_a_kill():
     features = lane_features(make_bars("ZERO", [100.0 + (i % 4) for i in range(60)], [0] * 60))
     assert features.select("volume_current", "volume_avg_20", "volume_ratio", "volume_surge").unique().rows() == [
-        (0, 0, 0.0, False)]
+        (None, None, None, None)]
+    assert features["sma20"].null_count() == 0
 
 
 # --- 6. prior-20 option ----------------------------------------------------------------------------------
@@ -364,10 +408,11 @@ def test_prior_option_averages_the_20_bars_before_the_current_one():
     assert (inclusive["volume_avg_20"], inclusive["volume_ratio"], inclusive["volume_surge"]) == (19950, 1.9048, False)
 
 
-def test_prior_option_with_zero_average_gives_ratio_zero_and_no_surge():
+def test_prior_option_with_zero_volumes_before_gives_null_features():
     bars = make_bars("PRIO", [100.0 + (i % 3) for i in range(50)], [7] * 29 + [0] * 20 + [100])
     row = last_row(lane_features(bars, PRIOR))
-    assert (row["volume_current"], row["volume_avg_20"], row["volume_ratio"], row["volume_surge"]) == (100, 0, 0.0, False)
+    assert (row["volume_current"], row["volume_avg_20"], row["volume_ratio"], row["volume_surge"]) == (
+        100, None, None, None)
 
 
 def test_prior_option_matches_reference(two_sessions):
@@ -425,17 +470,16 @@ def test_volume_properties_on_random_bars(bars):
         assert len(rows) == len(volumes) - 49
         for i, row in zip(range(49, len(volumes)), rows):
             window, current = volumes[i - 19 : i + 1], volumes[i]
-            assert row["volume_current"] == current
-            if None in window:
+            assert row["volume_current"] == (current or None)
+            if not all(window):  # a null or a zero volume is missing
                 assert (row["volume_avg_20"], row["volume_ratio"], row["volume_surge"]) == (None, None, None)
                 continue
             total = sum(window)
             assert row["volume_avg_20"] == total // 20
             assert 0.0 <= row["volume_ratio"] <= 20.0  # the current bar is in its own average
-            assert row["volume_surge"] == (Fraction(current * 20) > 2 * Fraction(total))
+            assert row["volume_surge"] == (current / (total / 20) > 2.0)
             assert -Decimal(repr(row["volume_ratio"])).as_tuple().exponent <= 4
-            if total:
-                assert abs(Fraction(row["volume_ratio"]) - Fraction(current * 20, total)) <= Fraction(1, 20000) + Fraction(1, 10**12)
+            assert abs(Fraction(row["volume_ratio"]) - Fraction(current * 20, total)) <= Fraction(1, 20000) + Fraction(1, 10**12)
 
 
 @PROPERTY_SETTINGS
