@@ -14,7 +14,7 @@ from datetime import timedelta
 import polars as pl
 
 from vol_pipeline.core.config import SignalRuleSet
-from vol_pipeline.core.volume import assessment_text
+from vol_pipeline.core.volume import with_assessment_text
 
 RECOMMENDATION_COLUMNS: tuple[str, ...] = (
     "id", "ticker", "ts", "action", "instrument_type", "rule", "rule_version",
@@ -96,7 +96,7 @@ def _with_reason(frame: pl.DataFrame, rules: SignalRuleSet) -> pl.DataFrame:
         volume=pl.struct(
             volume_ratio=pl.col("volume_ratio"),
             volume_mult=pl.col("volume_mult"),
-            assessment=assessment_text(pl.col("volume_ratio"), rules),
+            assessment=pl.col("_assessment"),
         ),
         decision=pl.format("{} {} ({} x volume {} = {})", pl.col("action"), pl.col("instrument_type"),
                            pl.col("base_confidence").round(4), pl.col("volume_mult"), pl.col("confidence").round(4)),
@@ -109,7 +109,7 @@ def _with_reason(frame: pl.DataFrame, rules: SignalRuleSet) -> pl.DataFrame:
         base_confidence=pl.col("base_confidence"),
         confidence=pl.col("confidence"),
     )
-    return frame.with_columns(
+    return frame.pipe(with_assessment_text, rules, "_assessment").with_columns(
         id=recommendation_id(pl.col("ticker"), pl.col("ts")),
         reason=reason.struct.json_encode(),
-    )
+    ).drop("_assessment")

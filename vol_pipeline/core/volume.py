@@ -6,9 +6,14 @@ table itself lives in SignalRuleSet.volume_tiers (strict "<" boundaries).
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import polars as pl
 
 from vol_pipeline.core.config import SignalRuleSet
+from vol_pipeline.core.float_rounding import with_fixed_text
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 KILL_ASSESSMENT = "VOLUME_TOO_LOW"
 
@@ -32,12 +37,14 @@ def volume_assessment(ratio: pl.Expr, rules: SignalRuleSet = SignalRuleSet()) ->
     return _by_tier(ratio, rules, lambda t: t.assessment, rules.surge_assessment, rules.null_volume_assessment)
 
 
-def assessment_text(ratio: pl.Expr, rules: SignalRuleSet = SignalRuleSet()) -> pl.Expr:
-    """The original's assessment string, e.g. 'WEAK_VOLUME (ratio 0.87)'."""
-    hundredths = (ratio * 100).round().cast(pl.Int64)
-    two_dp = pl.format("{}.{}", hundredths // 100, (hundredths % 100).cast(pl.String).str.zfill(2))
-    text = pl.format("{} (ratio {})", volume_assessment(ratio, rules), two_dp)
-    return pl.when(ratio.is_null()).then(volume_assessment(ratio, rules)).otherwise(text)
+def with_assessment_text(frame: Frame, rules: SignalRuleSet = SignalRuleSet(), name: str = "assessment_text") -> Frame:
+    """Adds `name`: the original's string f"{code} (ratio {volume_ratio:.2f})", e.g.
+    'WEAK_VOLUME (ratio 0.87)', formatted as Python formats the float (1.015 -> '1.01');
+    the bare code when the ratio is null."""
+    code = volume_assessment(pl.col("volume_ratio"), rules)
+    text = pl.format("{} (ratio {})", code, pl.col(name))
+    return with_fixed_text(frame, "volume_ratio", 2, name).with_columns(
+        pl.when(pl.col("volume_ratio").is_null()).then(code).otherwise(text).alias(name))
 
 
 def final_confidence(base_confidence: pl.Expr, multiplier: pl.Expr) -> pl.Expr:
