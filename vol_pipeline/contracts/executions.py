@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from vol_pipeline.core.actions import is_short
 from vol_pipeline.core.dispatch import EXECUTION_COLUMNS, FILL_COLUMNS, GATES, DispatchConfig
 from vol_pipeline.contracts.base import FORMULA_TOLERANCE, UTC_TS, column, equals, expr_check
 
@@ -16,7 +17,7 @@ def _gate_passed(gate: str) -> pl.Expr:
 def executions_schema(config: DispatchConfig = DispatchConfig()) -> pa.DataFrameSchema:
     simulated = pl.col("status") == "SIMULATED"
     entry, stop, target = pl.col("entry_price"), pl.col("stop_loss_price"), pl.col("take_profit_price")
-    put = pl.col("action") == "BUY_PUT"
+    short = is_short(pl.col("action"))
     fills_present = [pl.col(c).is_not_null() for c in FILL_COLUMNS]
     checks = [
         expr_check("fill columns non-null exactly when SIMULATED",
@@ -27,9 +28,9 @@ def executions_schema(config: DispatchConfig = DispatchConfig()) -> pa.DataFrame
         expr_check("SIMULATED exactly when every gate in the JSON passed",
                     simulated == pl.all_horizontal(_gate_passed(g) == "true" for g in GATES)),
         expr_check("SIMULATED only for an allowed action", ~simulated | pl.col("action").is_in(list(config.allowed_actions))),
-        # BUY_PUT profits on a fall: target <= entry <= stop; the long actions the other way round.
+        # BUY_PUT and SELL_STOCK profit on a fall: target <= entry <= stop; long the other way round.
         expr_check("stop and target on the correct side of entry for the action",
-                    pl.when(put).then((target <= entry) & (entry <= stop)).otherwise((stop <= entry) & (entry <= target))),
+                    pl.when(short).then((target <= entry) & (entry <= stop)).otherwise((stop <= entry) & (entry <= target))),
         expr_check("notional = qty * entry_price", equals(pl.col("notional"), pl.col("qty") * entry)),
         expr_check("entry_price = bar_close with slippage",
                     ((entry - pl.col("bar_close") * (1 + config.slippage_bps / 10_000)).abs() < FORMULA_TOLERANCE)),

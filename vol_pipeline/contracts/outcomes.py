@@ -5,14 +5,15 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from vol_pipeline.core.exits import EXIT_REASONS, LONG_ACTIONS, OUTCOME_COLUMNS, SHORT_ACTIONS
+from vol_pipeline.core.actions import PRICED_ACTIONS
+from vol_pipeline.core.exits import EXIT_REASONS, OUTCOME_COLUMNS
 from vol_pipeline.contracts.base import UTC_TS, column, expr_check
 
 OUTCOMES_SCHEMA = pa.DataFrameSchema(
     {
         "recommendation_id": column(pl.String, unique=True),
         "ticker": column(pl.String),
-        "action": column(pl.String, checks=[pa.Check.isin(list(LONG_ACTIONS + SHORT_ACTIONS))]),
+        "action": column(pl.String, checks=[pa.Check.isin(list(PRICED_ACTIONS))]),
         "entry_ts": column(UTC_TS),
         "entry_price": column(pl.Float64, checks=[pa.Check.gt(0)]),
         "exit_ts": column(UTC_TS),

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 
 import polars as pl
 
+from vol_pipeline.core.actions import PRICED_ACTIONS, is_short
 from vol_pipeline.core.calendar import MARKET_TZ
 
 UTC_TS = pl.Datetime("us", "UTC")
@@ -67,6 +68,10 @@ class DispatchConfig:
             raise ValueError("max_trades_per_ticker_day must be >= 0")
         if self.equity <= 0 or not 0 < self.risk_fraction <= 1 or not 0 < self.max_notional_fraction <= 1:
             raise ValueError("need equity > 0 and risk/notional fractions in (0, 1]")
+        unpriced = sorted(set(self.allowed_actions) - set(PRICED_ACTIONS))
+        if unpriced:
+            raise ValueError(f"allowed_actions: {unpriced} cannot be simulated; the paper dispatcher prices "
+                             f"and walks {list(PRICED_ACTIONS)} only")
 
 
 def dispatch(
@@ -267,8 +272,8 @@ def _fill(config: DispatchConfig) -> list[pl.Expr]:
     entry = pl.col("bar_close") * (1 + config.slippage_bps / 10_000)
     recent_vol = pl.col("raw_recent_vol").fill_null(config.default_recent_vol)
     stop_distance = entry * recent_vol * config.stop_vol_multiple
-    # BUY_PUT profits when the price falls: stop above, target below.
-    side = pl.when(pl.col("action") == "BUY_PUT").then(-1.0).otherwise(1.0)
+    # BUY_PUT and SELL_STOCK profit when the price falls: stop above, target below.
+    side = pl.when(is_short(pl.col("action"))).then(-1.0).otherwise(1.0)
     stop_loss = entry - side * stop_distance
     take_profit = entry + side * config.reward_risk * stop_distance
     risk_per_share = (entry - stop_loss).abs()

@@ -7,7 +7,7 @@ Rules (reference §8 gives the levels: stop at 2 x recent_vol, 2:1 target, 240 m
 - The trade is live from the first bar whose start `ts >= decided_at`, and watches the bars
   with `ts < min(decided_at + max_hold_minutes, session_close)`.
 - Long (BUY_CALL, BUY_STOCK): a bar touches the stop when low <= stop_loss_price and the
-  target when high >= take_profit_price. Short (BUY_PUT) is mirrored: stop when
+  target when high >= take_profit_price. Short (BUY_PUT, SELL_STOCK) is mirrored: stop when
   high >= stop_loss_price, target when low <= take_profit_price.
 - The first bar touching either level ends the trade. A touched level fills at the level,
   except when the bar OPENS beyond it (a gap): then it fills at the open, the first price
@@ -33,8 +33,8 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
-LONG_ACTIONS: tuple[str, ...] = ("BUY_CALL", "BUY_STOCK")
-SHORT_ACTIONS: tuple[str, ...] = ("BUY_PUT",)
+from vol_pipeline.core.actions import LONG_ACTIONS, PRICED_ACTIONS
+
 EXIT_REASONS: tuple[str, ...] = ("STOP", "TARGET", "MAX_HOLD", "SESSION_CLOSE", "NO_BARS")
 TRADE_COLUMNS: tuple[str, ...] = (
     "recommendation_id", "ticker", "action", "decided_at", "entry_price", "qty", "stop_loss_price",
@@ -78,7 +78,7 @@ def trade_outcomes(
 def _prepare(executions: pl.DataFrame, session_close: datetime) -> pl.DataFrame:
     if "status" in executions.columns:
         executions = executions.filter(pl.col("status") == "SIMULATED")
-    unknown = set(executions["action"].unique().to_list()) - set(LONG_ACTIONS + SHORT_ACTIONS)
+    unknown = set(executions["action"].unique().to_list()) - set(PRICED_ACTIONS)
     if unknown:
         raise ValueError(f"unknown actions: {sorted(map(str, unknown))}")
     close = pl.lit(session_close).dt.convert_time_zone("UTC").cast(UTC_TS)

@@ -12,6 +12,7 @@ from polars.testing import assert_frame_equal
 from vol_pipeline.core.dispatch import EXECUTION_COLUMNS, GATES, DispatchConfig, dispatch
 from vol_pipeline.core.recommendations import RECOMMENDATION_COLUMNS
 from vol_pipeline.contracts import ContractError, EXECUTIONS_SCHEMA, check_contract
+from vol_pipeline.contracts.executions import executions_schema
 
 T0 = datetime(2026, 11, 23, 14, 30, tzinfo=timezone.utc)  # Monday 09:30 New York
 UTC = pl.Datetime("us", "UTC")
@@ -213,6 +214,24 @@ def test_fill_put_with_notional_cap():
     assert got["take_profit_price"] == pytest.approx(50.025 - 2.001)
     assert got["qty"] == 500
     assert got["notional"] == pytest.approx(500 * 50.025)
+
+
+def test_short_stock_when_allowed_is_priced_short_and_passes_the_schema():
+    # Reference §8: "BUY_PUT or SELL" get SL = entry + d, TP = entry - 2d.
+    config = DispatchConfig(allowed_actions=("BUY_CALL", "BUY_PUT", "BUY_STOCK", "SELL_STOCK"))
+    out = run([rec(action="SELL", instrument="STOCK")], bars=[bar(close=50.0)], feats=[feat(recent_vol=0.01)],
+              config=config)
+    got = fill(out)
+    assert (out["action"].item(), out["status"].item()) == ("SELL_STOCK", "SIMULATED")
+    assert got["stop_loss_price"] == pytest.approx(50.025 + 1.0005)
+    assert got["take_profit_price"] == pytest.approx(50.025 - 2.001)
+    check_contract(out, executions_schema(config))
+
+
+@pytest.mark.parametrize("action", ["SELL_CALL", "SELL_PREMIUM", "BUY"])
+def test_a_config_allowing_an_action_it_cannot_price_is_refused(action):
+    with pytest.raises(ValueError, match=rf"allowed_actions: \['{action}'\] cannot be simulated"):
+        DispatchConfig(allowed_actions=("BUY_CALL", action))
 
 
 def test_stop_further_than_half_the_entry_sizes_to_one():

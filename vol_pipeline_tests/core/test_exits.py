@@ -132,6 +132,16 @@ def test_short_target_when_price_falls():
     assert out["win"] is True
 
 
+def test_short_stock_walks_like_a_put():
+    # A SELL_STOCK execution (allowed by config) exits on the way down at its target.
+    bars = flat_bars("AAPL", 1, 2) + [("AAPL", minute(3), 95.0, 95.5, 91.0, 91.5)]
+    out = outcome([execution(action="SELL_STOCK", stop=104.0, target=92.0)], bars)
+    assert (out["exit_reason"], out["exit_price"], out["pnl"], out["win"]) == ("TARGET", 92.0, 80.0, True)
+    rise = outcome([execution(action="SELL_STOCK", stop=104.0, target=92.0)],
+                   [("AAPL", minute(1), 102.0, 104.5, 101.0, 104.0)])
+    assert (rise["exit_reason"], rise["pnl"], rise["r_multiple"]) == ("STOP", -40.0, -1.0)
+
+
 def test_short_stop_when_price_rises_and_ties_go_to_stop():
     rise = outcome([put()], flat_bars("AAPL", 1, 1) + [("AAPL", minute(2), 102.0, 104.5, 101.0, 104.0)])
     assert (rise["exit_reason"], rise["exit_price"], rise["pnl"], rise["r_multiple"]) == ("STOP", 104.0, -40.0, -1.0)
