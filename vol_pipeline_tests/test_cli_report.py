@@ -155,8 +155,10 @@ def test_report_numbers_match_the_exported_tables(cli, monday_executions):
     assert f"execution rate: {rate:.1%} ({simulated.height} simulated, {monday_executions.height - simulated.height} skipped)" in out
     assert f"recommendations: {recs.height} (" in out
     outcomes = cli.exported("outcomes")
-    wins = int(outcomes["win"].sum())
-    assert f"win rate: {wins / outcomes.height:.1%} ({wins} of {outcomes.height} trades" in out
+    wins, losses = int((outcomes["pnl"] > 0).sum()), int((outcomes["pnl"] < 0).sum())
+    flat = outcomes.height - wins - losses
+    assert f"trades: {outcomes.height} ({wins} won, {losses} lost, {flat} flat," in out
+    assert f"win rate: {wins / (wins + losses):.1%} = wins / (wins + losses)" in out
     on = line_with(out, "multiplier on:")
     assert f"multiplier on: {recs.height} recommendations, {simulated.height} executions" in on
     assert "[ok] no_run_errors: none" in out

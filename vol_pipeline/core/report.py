@@ -3,7 +3,8 @@
 It measures what the seed report promised and never measured: recommendations per day,
 execution rate, skips by gate, confidence before and after the volume multiplier, the
 multiplier-bucket distribution against the seed's expectation, and win rate overall and
-by bucket. Inputs are the session's stored tables; nothing loops over rows.
+by bucket (wins / (wins + losses), flat trades counted apart: core.trade_stats). Inputs
+are the session's stored tables; nothing loops over rows.
 
 Scopes: the confidence distribution and the buckets are taken over *directional*
 signals (a LONG/SHORT setup, before the cooldown), because a kill (multiplier 0) turns a
@@ -17,6 +18,7 @@ from datetime import date
 
 import polars as pl
 
+from vol_pipeline.core.trade_stats import count_aggregations, trade_stats, win_rate
 from vol_pipeline.core.volume import multiplier_bucket
 
 # The seed's "Volume Multiplier Distribution (Expected)".
@@ -163,20 +165,6 @@ def _buckets(directional: pl.DataFrame) -> list[dict]:
     return rows
 
 
-def trade_stats(outcomes: pl.DataFrame) -> dict:
-    """Trades, wins, losses, win rate, total P&L and mean R multiple."""
-    trades = outcomes.height
-    wins = int(outcomes["win"].sum() or 0)
-    return {
-        "trades": trades,
-        "wins": wins,
-        "losses": trades - wins,
-        "win_rate": wins / trades if trades else None,
-        "pnl": float(outcomes["pnl"].sum()) if trades else 0.0,
-        "mean_r": outcomes["r_multiple"].mean() if trades else None,
-    }
-
-
 def _exits(outcomes: pl.DataFrame) -> dict:
     return {"by_exit_reason": _counts(outcomes, "exit_reason")}
 
@@ -186,15 +174,13 @@ def _win_rate_by_bucket(outcomes: pl.DataFrame, recs: pl.DataFrame) -> list[dict
                            on="recommendation_id", how="left")
     per_bucket = (
         joined.group_by(multiplier_bucket(pl.col("volume_mult")).alias("bucket"))
-        .agg(trades=pl.len(), wins=pl.col("win").sum().cast(pl.Int64), pnl=pl.col("pnl").sum())
+        .agg(count_aggregations())
+        .with_columns(win_rate=win_rate(pl.col("wins"), pl.col("losses")))
     )
     found = {row["bucket"]: row for row in per_bucket.iter_rows(named=True)}
-    rows = []
-    for bucket in EXPECTED_BUCKET_SHARES:
-        row = found.get(bucket, {"trades": 0, "wins": 0, "pnl": 0.0})
-        rows.append({"bucket": bucket, "trades": row["trades"], "wins": row["wins"],
-                     "win_rate": row["wins"] / row["trades"] if row["trades"] else None, "pnl": float(row["pnl"])})
-    return rows
+    empty = {"trades": 0, "wins": 0, "losses": 0, "flat": 0, "no_bars": 0, "win_rate": None, "pnl": 0.0}
+    return [{"bucket": bucket, **{key: found.get(bucket, empty)[key] for key in empty}}
+            for bucket in EXPECTED_BUCKET_SHARES]
 
 
 def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:

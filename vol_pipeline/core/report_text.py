@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from vol_pipeline.core.trade_stats import WIN_RATE_BASIS
+
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
@@ -45,10 +47,13 @@ def render(report: dict) -> str:
         "  multiplier buckets (directional signals, seed expectation): " + ", ".join(
             f"{row['bucket']} {_pct(row['share'])} ({row['expected_share']:.0%})" for row in report["multiplier_buckets"]),
         *([_sentiment(report["sentiment"])] if "sentiment" in report else []),
-        f"  win rate: {_pct(outcomes['win_rate'])} ({outcomes['wins']} of {outcomes['trades']} trades; "
-        f"P&L {outcomes['pnl']:,.2f}; exits: {_counts(outcomes['by_exit_reason'])})",
-        "  win rate by multiplier bucket: " + ", ".join(
-            f"{row['bucket']} {_pct(row['win_rate'])} ({row['wins']}/{row['trades']})" for row in report["win_rate_by_bucket"]),
+        f"  trades: {outcomes['trades']} ({outcomes['wins']} won, {outcomes['losses']} lost, {outcomes['flat']} flat, "
+        f"of which {outcomes['no_bars']} had no bar after the decision); P&L {outcomes['pnl']:,.2f}; "
+        f"exits: {_counts(outcomes['by_exit_reason'])}",
+        f"  win rate: {_pct(outcomes['win_rate'])} = {WIN_RATE_BASIS}",
+        "  win rate by multiplier bucket (won/lost/flat): " + ", ".join(
+            f"{row['bucket']} {_pct(row['win_rate'])} ({row['wins']}/{row['losses']}/{row['flat']})"
+            for row in report["win_rate_by_bucket"]),
     ]
     if report.get("what_if"):
         with_news = any(row["variant"].startswith("sentiment") for row in report["what_if"])
@@ -56,7 +61,7 @@ def render(report: dict) -> str:
         lines += [
             f"    {row['variant']}: {row['recommendations']} recommendations, {row['executions']} executions "
             f"(execution rate {_pct(row['execution_rate'])}), win rate {_pct(row['win_rate'])} "
-            f"of {row['trades']} trades, P&L {row['pnl']:,.2f}{_confidence(row)}"
+            f"({row['wins']} won, {row['losses']} lost of {row['trades']} trades), P&L {row['pnl']:,.2f}{_confidence(row)}"
             for row in report["what_if"]
         ]
     if report.get("checklist"):

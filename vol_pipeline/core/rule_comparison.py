@@ -12,7 +12,8 @@ and then the rule sets in the order given, followed by one total row per rule se
 
 - recommendations: after the cooldown; executions: SIMULATED dispatch decisions;
   execution_rate = executions / recommendations (null without recommendations);
-- trades, wins, win_rate = wins / trades (null without trades), pnl: the trade outcomes;
+- trades, wins, losses, flat (P&L 0, including NO_BARS exits), win_rate = wins / (wins +
+  losses) (null when nothing won or lost; core.trade_stats), pnl: the trade outcomes;
 - kill / reduced / normal / boosted: the multiplier buckets (core/volume.multiplier_bucket)
   of the session's directional signals before the cooldown, the scope of the session
   report's buckets (a killed signal never becomes a recommendation).
@@ -30,14 +31,15 @@ import polars as pl
 
 from vol_pipeline.core.calendar import MARKET_TZ, session_hours
 from vol_pipeline.core.exits import ExitConfig
-from vol_pipeline.core.report import EXPECTED_BUCKET_SHARES, trade_stats
+from vol_pipeline.core.report import EXPECTED_BUCKET_SHARES
 from vol_pipeline.core.rule_sets import NamedRuleSet
+from vol_pipeline.core.trade_stats import trade_stats, win_rate
 from vol_pipeline.core.volume import multiplier_bucket
 from vol_pipeline.core.what_if import SessionReplay, replay_session
 
 BUCKETS: tuple[str, ...] = tuple(EXPECTED_BUCKET_SHARES)  # kill, reduced, normal, boosted
 TOTAL = "total"  # how a total row's null session is shown
-COUNT_COLUMNS: tuple[str, ...] = ("recommendations", "executions", "trades", "wins", *BUCKETS)
+COUNT_COLUMNS: tuple[str, ...] = ("recommendations", "executions", "trades", "wins", "losses", "flat", *BUCKETS)
 COMPARISON_SCHEMA: dict[str, pl.DataType] = {
     "session": pl.Date(),
     "rules": pl.String(),
@@ -46,6 +48,8 @@ COMPARISON_SCHEMA: dict[str, pl.DataType] = {
     "execution_rate": pl.Float64(),
     "trades": pl.Int64(),
     "wins": pl.Int64(),
+    "losses": pl.Int64(),
+    "flat": pl.Int64(),
     "win_rate": pl.Float64(),
     "pnl": pl.Float64(),
     **{bucket: pl.Int64() for bucket in BUCKETS},
@@ -114,6 +118,8 @@ def _session_row(replayed: SessionReplay) -> dict:
         "execution_rate": executions / recommendations if recommendations else None,
         "trades": stats["trades"],
         "wins": stats["wins"],
+        "losses": stats["losses"],
+        "flat": stats["flat"],
         "win_rate": stats["win_rate"],
         "pnl": stats["pnl"],
         **{bucket: counts.get(bucket, 0) for bucket in BUCKETS},
@@ -129,7 +135,7 @@ def _totals(per_session: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     return totals.with_columns(
         session=pl.lit(None, pl.Date),
         execution_rate=_ratio("executions", "recommendations"),
-        win_rate=_ratio("wins", "trades"),
+        win_rate=win_rate(pl.col("wins"), pl.col("losses")),
     ).select(COMPARISON_COLUMNS).cast(COMPARISON_SCHEMA)
 
 
@@ -147,7 +153,7 @@ def display_frame(table: pl.DataFrame) -> pl.DataFrame:
         pl.col("session").cast(pl.String).fill_null(TOTAL),
         "rules", "recommendations", "executions",
         percent("execution_rate"),
-        "trades", "wins",
+        "trades", "wins", "losses", "flat",
         percent("win_rate"),
         pl.col("pnl").round(2),
         *BUCKETS,

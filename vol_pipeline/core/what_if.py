@@ -19,18 +19,19 @@ from vol_pipeline.core.config import SignalRuleSet
 from vol_pipeline.core.dispatch import DispatchConfig, dispatch
 from vol_pipeline.core.exits import ExitConfig, trade_outcomes
 from vol_pipeline.core.recommendations import recommend
-from vol_pipeline.core.report import trade_stats
 from vol_pipeline.core.signals import evaluate_signals
+from vol_pipeline.core.trade_stats import trade_stats
 
 MULTIPLIER_ON, MULTIPLIER_OFF = "multiplier on", "multiplier off"
 SENTIMENT_OFF, SENTIMENT_AND_MULTIPLIER_OFF = "sentiment off", "sentiment and multiplier off"
 WHAT_IF_COLUMNS: tuple[str, ...] = (
-    "variant", "recommendations", "executions", "execution_rate", "trades", "wins", "win_rate", "pnl",
+    "variant", "recommendations", "executions", "execution_rate", "trades", "wins", "losses", "flat", "win_rate", "pnl",
     "confidence_p25", "confidence_median", "confidence_p75",
 )
 WHAT_IF_SCHEMA = {
     "variant": pl.String, "recommendations": pl.Int64, "executions": pl.Int64, "execution_rate": pl.Float64,
-    "trades": pl.Int64, "wins": pl.Int64, "win_rate": pl.Float64, "pnl": pl.Float64,
+    "trades": pl.Int64, "wins": pl.Int64, "losses": pl.Int64, "flat": pl.Int64, "win_rate": pl.Float64,
+    "pnl": pl.Float64,
     "confidence_p25": pl.Float64, "confidence_median": pl.Float64, "confidence_p75": pl.Float64,
 }
 
@@ -95,7 +96,7 @@ def what_if(
         rows.append({
             "variant": variant, "recommendations": recs, "executions": simulated,
             "execution_rate": simulated / recs if recs else None,
-            **{key: stats[key] for key in ("trades", "wins", "win_rate", "pnl")},
+            **{key: stats[key] for key in ("trades", "wins", "losses", "flat", "win_rate", "pnl")},
             "confidence_p25": confidence.quantile(0.25, "linear") if recs else None,
             "confidence_median": confidence.median() if recs else None,
             "confidence_p75": confidence.quantile(0.75, "linear") if recs else None,

@@ -60,12 +60,12 @@ def bucket_chart(report: dict) -> str:
 
 
 def win_rate_chart(report: dict) -> str:
-    figure, axes = _axes("Win rate by multiplier bucket (trades above the bars)")
+    figure, axes = _axes("Win rate by multiplier bucket: wins / (wins + losses), flat trades left out")
     rows = report["win_rate_by_bucket"]
     positions = range(len(rows))
     axes.bar(list(positions), [r["win_rate"] or 0 for r in rows])
     for position, row in zip(positions, rows):
-        axes.annotate(f"{row['wins']}/{row['trades']}", (position, (row["win_rate"] or 0) + 0.02), ha="center", fontsize=8)
+        axes.annotate(f"{row['wins']}/{row['wins'] + row['losses']}", (position, (row["win_rate"] or 0) + 0.02), ha="center", fontsize=8)
     axes.set_xticks(list(positions), [r["bucket"] for r in rows], fontsize=8)
     axes.set_ylim(0, 1.1)
     axes.set_ylabel("win rate", fontsize=8)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
+from vol_pipeline.core.trade_stats import trade_stats
 from vol_pipeline.core.volume import multiplier_bucket
 from vol_pipeline.storage.tables import table
 
@@ -113,8 +114,10 @@ def summary(table_name: str, frame: pl.DataFrame, minutes: int) -> dict:
         skipped_by = frame["failed_gates"].drop_nulls().str.split(",").explode().value_counts().sort("failed_gates")
         meta["skips_by_gate"] = dg.MetadataValue.json(dict(skipped_by.iter_rows()))
     if table_name == "outcomes" and frame.height:
-        meta["win_rate"] = float(frame["win"].mean())
-        meta["pnl"] = float(frame["pnl"].sum())
+        stats = trade_stats(frame)
+        meta["win_rate"] = dg.MetadataValue.float(stats["win_rate"]) if stats["win_rate"] is not None else dg.MetadataValue.null()
+        meta["wins_losses_flat"] = dg.MetadataValue.json({key: stats[key] for key in ("wins", "losses", "flat", "no_bars")})
+        meta["pnl"] = stats["pnl"]
         meta["exit_reasons"] = dg.MetadataValue.json(dict(frame.group_by("exit_reason").len().sort("exit_reason").iter_rows()))
     if table_name == "bars_quarantine" and frame.height:
         meta["rejected_reasons"] = dg.MetadataValue.json(dict(frame.group_by("reason").len().sort("reason").iter_rows()))

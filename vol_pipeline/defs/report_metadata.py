@@ -28,7 +28,11 @@ def report_metadata(report: dict) -> dict:
         "executions_simulated": dispatch["simulated"],
         "execution_rate": _maybe_float(dispatch["execution_rate"]),
         "trades": outcomes["trades"],
+        "wins": outcomes["wins"],
+        "losses": outcomes["losses"],
+        "flat_trades": outcomes["flat"],
         "win_rate": _maybe_float(outcomes["win_rate"]),
+        "win_rate_basis": outcomes["win_rate_basis"],
         "pnl": float(outcomes["pnl"]),
         "skips_by_gate": _table(gates, {"gate": "string", "skips": "int"}),
         "confidence": _table(quartiles, {"scope": "string", "count": "int", "min": "float", "p25": "float",
@@ -36,9 +40,10 @@ def report_metadata(report: dict) -> dict:
         "multiplier_buckets": _table(report["multiplier_buckets"], {
             "bucket": "string", "signals": "int", "share": "float", "expected_share": "float", "difference": "float"}),
         "win_rate_by_bucket": _table(report["win_rate_by_bucket"], {
-            "bucket": "string", "trades": "int", "wins": "int", "win_rate": "float", "pnl": "float"}),
+            "bucket": "string", "trades": "int", "wins": "int", "losses": "int", "flat": "int",
+            "win_rate": "float", "pnl": "float"}),
         "what_if": _table(report["what_if"], {
             "variant": "string", "recommendations": "int", "executions": "int", "execution_rate": "float",
-            "trades": "int", "wins": "int", "win_rate": "float", "pnl": "float",
+            "trades": "int", "wins": "int", "losses": "int", "flat": "int", "win_rate": "float", "pnl": "float",
             "confidence_p25": "float", "confidence_median": "float", "confidence_p75": "float"}),
     }

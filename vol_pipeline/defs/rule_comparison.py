@@ -74,7 +74,8 @@ def _date(text: str, field: str) -> date:
 
 def _totals_table(totals: pl.DataFrame) -> dg.TableMetadataValue:
     kinds = {"rules": "string", "recommendations": "int", "executions": "int", "execution_rate": "float",
-             "trades": "int", "wins": "int", "win_rate": "float", "pnl": "float", **{b: "int" for b in BUCKETS}}
+             "trades": "int", "wins": "int", "losses": "int", "flat": "int", "win_rate": "float", "pnl": "float",
+             **{b: "int" for b in BUCKETS}}
     schema = dg.TableSchema(columns=[dg.TableColumn(name, kind) for name, kind in kinds.items()])
     records = [dg.TableRecord({name: row[name] for name in kinds}) for row in totals.iter_rows(named=True)]
     return dg.MetadataValue.table(records=records, schema=schema)

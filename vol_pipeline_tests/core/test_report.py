@@ -13,7 +13,8 @@ from vol_pipeline.core.dispatch import dispatch
 from vol_pipeline.core.exits import trade_outcomes
 from vol_pipeline.core.features import lane_features
 from vol_pipeline.core.recommendations import recommend
-from vol_pipeline.core.report import EXPECTED_BUCKET_SHARES, HISTOGRAM_BINS, distribution, session_report, trade_stats
+from vol_pipeline.core.report import EXPECTED_BUCKET_SHARES, HISTOGRAM_BINS, distribution, session_report
+from vol_pipeline.core.trade_stats import WIN_RATE_BASIS, trade_stats
 from vol_pipeline.core.signals import evaluate_signals
 from vol_pipeline.sources.synthetic import SyntheticBarSource
 from vol_pipeline.storage.tables import table
@@ -249,8 +250,9 @@ def test_buckets_without_directional_signals_are_undefined():
 # --- outcomes and win rates ---------------------------------------------------------------------
 def test_win_rate_and_trade_stats(report):
     out = report["outcomes"]
-    assert (out["trades"], out["wins"], out["losses"]) == (3, 2, 1)
+    assert (out["trades"], out["wins"], out["losses"], out["flat"], out["no_bars"]) == (3, 2, 1, 0, 0)
     assert out["win_rate"] == pytest.approx(2 / 3)
+    assert out["win_rate_basis"].startswith("wins / (wins + losses)")
     assert out["pnl"] == pytest.approx(70.0)
     assert out["mean_r"] == pytest.approx(1.0)
     assert out["by_exit_reason"] == {"STOP": 1, "TARGET": 2}
@@ -264,12 +266,29 @@ def test_win_rate_by_bucket_joins_the_recommendation_multiplier(report):
     assert (rows["normal"]["trades"], rows["normal"]["wins"], rows["normal"]["win_rate"]) == (2, 1, 0.5)
     assert rows["normal"]["pnl"] == pytest.approx(20.0)
     for bucket in ("kill", "reduced"):
-        assert rows[bucket] == {"bucket": bucket, "trades": 0, "wins": 0, "win_rate": None, "pnl": 0.0}
+        assert rows[bucket] == {"bucket": bucket, "trades": 0, "wins": 0, "losses": 0, "flat": 0, "no_bars": 0,
+                                "win_rate": None, "pnl": 0.0}
+
+
+def test_flat_and_no_bars_trades_are_counted_apart_from_wins_and_losses():
+    # A recommendation in the session's last minute exits NO_BARS at its entry: P&L 0.
+    outcomes = frame("outcomes", [
+        outcome("AAPL-0", "TARGET", 50.0, 2.0),
+        outcome("AAPL-20", "STOP", -20.0, -1.0),
+        outcome("NVDA-0", "MAX_HOLD", 0.0, 0.0),  # closed exactly at its entry
+        outcome("NVDA-389", "NO_BARS", 0.0, 0.0),
+    ])
+    stats = trade_stats(outcomes)
+    assert {key: stats[key] for key in ("trades", "wins", "losses", "flat", "no_bars")} == {
+        "trades": 4, "wins": 1, "losses": 1, "flat": 2, "no_bars": 1}
+    assert stats["win_rate"] == 0.5  # 1 / (1 + 1): the flat trades are neither
+    assert stats["win_rate_basis"] == WIN_RATE_BASIS
 
 
 def test_trade_stats_without_trades():
     assert trade_stats(empty("outcomes")) == {
-        "trades": 0, "wins": 0, "losses": 0, "win_rate": None, "pnl": 0.0, "mean_r": None}
+        "trades": 0, "wins": 0, "losses": 0, "flat": 0, "no_bars": 0, "win_rate": None,
+        "win_rate_basis": WIN_RATE_BASIS, "pnl": 0.0, "mean_r": None}
 
 
 # --- coverage ------------------------------------------------------------------------------------
@@ -322,7 +341,7 @@ def test_synthetic_session_is_consistent(synthetic):
     assert recs["without_volume_in_reason"] == 0
 
     assert outcomes["trades"] == dispatched["simulated"]
-    assert outcomes["wins"] + outcomes["losses"] == outcomes["trades"]
+    assert outcomes["wins"] + outcomes["losses"] + outcomes["flat"] == outcomes["trades"]
     assert sum(outcomes["by_exit_reason"].values()) == outcomes["trades"]
     assert sum(row["trades"] for row in report["win_rate_by_bucket"]) == outcomes["trades"]
     assert sum(row["wins"] for row in report["win_rate_by_bucket"]) == outcomes["wins"]

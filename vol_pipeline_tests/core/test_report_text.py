@@ -17,6 +17,7 @@ from vol_pipeline.core.recommendations import recommend
 from vol_pipeline.core.report import session_report
 from vol_pipeline.core.report_text import render
 from vol_pipeline.core.signals import evaluate_signals
+from vol_pipeline.core.trade_stats import WIN_RATE_BASIS
 from vol_pipeline.core.what_if import what_if
 from vol_pipeline.sources.synthetic import SyntheticBarSource
 from vol_pipeline.storage.tables import table
@@ -49,14 +50,15 @@ def numbers_report(empty_report) -> dict:
     """The empty session's report with known numbers filled in."""
     rep = copy.deepcopy(empty_report)
     rep["dispatch"].update(execution_rate=0.4, simulated=2, skipped=3, skips_by_gate={"confidence": 3})
-    rep["outcomes"].update(trades=2, wins=1, losses=1, win_rate=0.5, pnl=1234.5, by_exit_reason={"STOP": 1, "TARGET": 1})
+    rep["outcomes"].update(trades=3, wins=1, losses=1, flat=1, no_bars=1, win_rate=0.5, pnl=1234.5,
+                           by_exit_reason={"NO_BARS": 1, "STOP": 1, "TARGET": 1})
     rep["recommendations"].update(count=5, by_action={"BUY_CALL": 4, "BUY_PUT": 1})
-    rep["win_rate_by_bucket"][3].update(trades=2, wins=1, win_rate=0.5, pnl=1234.5)
+    rep["win_rate_by_bucket"][3].update(trades=3, wins=1, losses=1, flat=1, no_bars=1, win_rate=0.5, pnl=1234.5)
     rep["what_if"] = [
         {"variant": "multiplier on", "recommendations": 5, "executions": 2, "execution_rate": 0.4,
-         "trades": 2, "wins": 1, "win_rate": 0.5, "pnl": 1234.5},
+         "trades": 2, "wins": 1, "losses": 1, "flat": 0, "win_rate": 0.5, "pnl": 1234.5},
         {"variant": "multiplier off", "recommendations": 0, "executions": 0, "execution_rate": None,
-         "trades": 0, "wins": 0, "win_rate": None, "pnl": 0.0},
+         "trades": 0, "wins": 0, "losses": 0, "flat": 0, "win_rate": None, "pnl": 0.0},
     ]
     rep["checklist"] = checklist_dicts(rep, ["run-42"])
     return rep
@@ -66,20 +68,25 @@ def test_rate_lines(numbers_report):
     text = render(numbers_report)
     assert text.splitlines()[0] == "Session report 2026-11-23"
     assert line(text, "execution rate:").strip() == "execution rate: 40.0% (2 simulated, 3 skipped)"
-    assert line(text, "  win rate:").strip() == "win rate: 50.0% (1 of 2 trades; P&L 1,234.50; exits: STOP 1, TARGET 1)"
+    assert line(text, "  trades:").strip() == (
+        "trades: 3 (1 won, 1 lost, 1 flat, of which 1 had no bar after the decision); P&L 1,234.50; "
+        "exits: NO_BARS 1, STOP 1, TARGET 1")
+    # The flat trade is neither a win nor a loss, and the line says how the rate is taken.
+    assert line(text, "  win rate:").strip() == (
+        "win rate: 50.0% = wins / (wins + losses); flat trades (P&L 0, including NO_BARS exits) are left out")
     assert line(text, "  recommendations:").strip() == "recommendations: 5 (BUY_CALL 4, BUY_PUT 1)"
     assert line(text, "skips by gate:").strip() == "skips by gate: confidence 3"
-    assert "boosted 50.0% (1/2)" in line(text, "win rate by multiplier bucket")
-    assert "kill n/a (0/0)" in line(text, "win rate by multiplier bucket")
+    assert "boosted 50.0% (1/1/1)" in line(text, "win rate by multiplier bucket (won/lost/flat)")
+    assert "kill n/a (0/0/0)" in line(text, "win rate by multiplier bucket")
 
 
 def test_what_if_lines_for_both_variants(numbers_report):
     text = render(numbers_report)
     assert "what-if, volume multiplier on vs off:" in text
     assert line(text, "multiplier on:").strip() == (
-        "multiplier on: 5 recommendations, 2 executions (execution rate 40.0%), win rate 50.0% of 2 trades, P&L 1,234.50")
+        "multiplier on: 5 recommendations, 2 executions (execution rate 40.0%), win rate 50.0% (1 won, 1 lost of 2 trades), P&L 1,234.50")
     assert line(text, "multiplier off:").strip() == (
-        "multiplier off: 0 recommendations, 0 executions (execution rate n/a), win rate n/a of 0 trades, P&L 0.00")
+        "multiplier off: 0 recommendations, 0 executions (execution rate n/a), win rate n/a (0 won, 0 lost of 0 trades), P&L 0.00")
 
 
 def test_with_news_the_what_if_shows_sentiment_off_and_confidence_quartiles(numbers_report):
@@ -107,7 +114,8 @@ def test_checklist_lines(numbers_report):
 def test_undefined_rates_are_na(empty_report):
     text = render(empty_report)
     assert line(text, "execution rate:").strip() == "execution rate: n/a (0 simulated, 0 skipped)"
-    assert line(text, "  win rate:").strip() == "win rate: n/a (0 of 0 trades; P&L 0.00; exits: none)"
+    assert line(text, "  win rate:").strip().startswith("win rate: n/a = wins / (wins + losses)")
+    assert line(text, "  trades:").strip().startswith("trades: 0 (0 won, 0 lost, 0 flat")
     assert line(text, "multiplier buckets").endswith("kill n/a (10%), reduced n/a (50%), normal n/a (30%), boosted n/a (10%)")
     assert "confidence of recommendations: none" in text
     # Without what-if and checklist entries, neither section is printed.
@@ -130,8 +138,11 @@ def test_render_a_stored_synthetic_report():
     rate = rep["dispatch"]["execution_rate"]
     assert f"execution rate: {rate:.1%} ({rep['dispatch']['simulated']} simulated" in text
     win_rate = rep["outcomes"]["win_rate"]
-    assert line(text, "  win rate:").strip().startswith(
-        f"win rate: {'n/a' if win_rate is None else f'{win_rate:.1%}'} ({rep['outcomes']['wins']} of {rep['outcomes']['trades']} trades")
+    assert line(text, "  win rate:").strip() == (
+        f"win rate: {'n/a' if win_rate is None else f'{win_rate:.1%}'} = {WIN_RATE_BASIS}")
+    assert line(text, "  trades:").strip().startswith(
+        f"trades: {rep['outcomes']['trades']} ({rep['outcomes']['wins']} won, {rep['outcomes']['losses']} lost, "
+        f"{rep['outcomes']['flat']} flat")
     for row in rep["what_if"]:
         assert line(text, f"{row['variant']}:").strip().startswith(
             f"{row['variant']}: {row['recommendations']} recommendations, {row['executions']} executions")

@@ -13,7 +13,8 @@ from vol_pipeline.core.calendar import MARKET_TZ, session_hours
 from vol_pipeline.core.config import SignalRuleSet
 from vol_pipeline.core.dispatch import DispatchConfig
 from vol_pipeline.core.features import lane_features
-from vol_pipeline.core.report import session_report, trade_stats
+from vol_pipeline.core.report import session_report
+from vol_pipeline.core.trade_stats import trade_stats
 from vol_pipeline.core.rule_comparison import (
     BUCKETS, COMPARISON_COLUMNS, COMPARISON_SCHEMA, compare_rule_sets, comparison_markdown, comparison_text,
     display_frame,
@@ -93,7 +94,8 @@ def test_each_row_is_replay_session_on_that_session_alone(stored):
             assert row["recommendations"] == replayed.recommendations.height
             assert row["executions"] == simulated == stats["trades"] == row["trades"]
             assert row["execution_rate"] == pytest.approx(simulated / replayed.recommendations.height)
-            assert (row["wins"], row["win_rate"]) == (stats["wins"], stats["win_rate"])
+            assert (row["wins"], row["losses"], row["flat"], row["win_rate"]) == (
+                stats["wins"], stats["losses"], stats["flat"], stats["win_rate"])
             assert row["pnl"] == pytest.approx(stats["pnl"])
             report = session_report(session, session_bars, session_features, replayed.signals,
                                     replayed.recommendations, replayed.executions, replayed.outcomes)
@@ -127,12 +129,12 @@ def test_totals_sum_the_sessions_and_recompute_the_rates(stored):
     for rule_set in stored["rule_sets"]:
         rows = per_session(table).filter(pl.col("rules") == rule_set.name)
         total = one(table, None, rule_set.name)
-        for column in ("recommendations", "executions", "trades", "wins", *BUCKETS):
+        for column in ("recommendations", "executions", "trades", "wins", "losses", "flat", *BUCKETS):
             assert total[column] == rows[column].sum(), column
         assert total["pnl"] == pytest.approx(rows["pnl"].sum())
         assert total["execution_rate"] == pytest.approx(total["executions"] / total["recommendations"])
-        if total["trades"]:
-            assert total["win_rate"] == pytest.approx(total["wins"] / total["trades"])
+        if total["wins"] + total["losses"]:
+            assert total["win_rate"] == pytest.approx(total["wins"] / (total["wins"] + total["losses"]))
 
 
 def test_multiplier_off_puts_every_directional_signal_in_the_normal_bucket(stored):
@@ -236,7 +238,7 @@ def test_display_shows_total_percentages_and_dashes():
     assert markdown[0] == "| " + " | ".join(COMPARISON_COLUMNS) + " |"
     assert markdown[1] == "|" + "---|" * len(COMPARISON_COLUMNS)
     assert len(markdown) == 2 + table.height
-    assert markdown[-1].startswith("| total | 1.0-phase12+multiplier-off | 2 | 0 | 0.0% | 0 | 0 | - | 0.0 | 0 | 0 | 2 | 0 |")
+    assert markdown[-1].startswith("| total | 1.0-phase12+multiplier-off | 2 | 0 | 0.0% | 0 | 0 | 0 | 0 | - | 0.0 | 0 | 0 | 2 | 0 |")
 
 
 def test_rule_sets_keep_their_names_in_the_replayed_signals():

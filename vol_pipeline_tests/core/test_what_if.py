@@ -92,8 +92,9 @@ def test_what_if_has_both_variants_with_consistent_counts(session):
         assert r["trades"] == r["executions"]
         assert r["execution_rate"] == pytest.approx(r["executions"] / r["recommendations"])
         assert 0 <= r["wins"] <= r["trades"]
-        if r["trades"]:
-            assert r["win_rate"] == pytest.approx(r["wins"] / r["trades"])
+        assert r["wins"] + r["losses"] + r["flat"] == r["trades"]
+        if r["wins"] + r["losses"]:
+            assert r["win_rate"] == pytest.approx(r["wins"] / (r["wins"] + r["losses"]))
         else:
             assert r["win_rate"] is None and r["pnl"] == 0.0
 
