@@ -103,9 +103,10 @@ def test_features_duplicates(features_run):
 def test_awkward_valid_tickers_are_processed_without_errors(expected):
     _, features = expected
     by_ticker = {t: features.filter(pl.col("ticker") == t) for t in cat.WATCHLIST}
-    zero = by_ticker[cat.ZERO]  # zero volume average: ratio 0.0 by contract, never a division error
-    assert zero.height > 0 and set(zero["volume_ratio"]) == {0.0} and set(zero["volume_avg_20"]) == {0}
-    assert not zero["volume_surge"].any()
+    zero = by_ticker[cat.ZERO]  # volume 0 is missing (the original stored NULL): null features, no division
+    assert zero.height > 0
+    assert zero.select(pl.col("volume_current", "volume_avg_20", "volume_ratio", "volume_surge").null_count()).row(0) == (
+        zero.height,) * 4
     nullv = by_ticker[cat.NULLV]  # a null volume in the window: the volume features are null, not a crash
     assert nullv.height > 0 and nullv["volume_ratio"].null_count() == nullv.height
     big = by_ticker[cat.BIG]  # near the limits: exact, finite
@@ -176,8 +177,12 @@ def test_replay_recommendations_of_awkward_tickers_are_sane(replay_run):
     recs = tables["recommendations"]
     assert recs.height > 0
     assert recs.select(pl.col("confidence").is_between(0, 1).all()).item()
-    # No features yet (FEW), or a zero volume average whose multiplier 0 makes every signal HOLD (ZERO).
-    assert set(recs["ticker"]) <= set(cat.WATCHLIST) - {cat.FEW, cat.ZERO}
+    # No features yet (FEW). Zero volumes are missing volume: the 0.5 multiplier, as for nulls.
+    assert set(recs["ticker"]) <= set(cat.WATCHLIST) - {cat.FEW}
+    no_volume = recs.filter(pl.col("ticker").is_in([cat.ZERO, cat.NULLV]))
+    assert no_volume.filter(pl.col("ticker") == cat.ZERO).height == 0 or set(
+        no_volume.filter(pl.col("ticker") == cat.ZERO)["volume_mult"]) == {0.5}
+    assert set(no_volume.filter(pl.col("volume_ratio").is_null())["volume_assessment"]) <= {"NO_VOLUME_DATA"}
 
 
 @pytest.mark.parametrize("name", sorted(cat.UNUSABLE_FILES))
