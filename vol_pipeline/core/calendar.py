@@ -121,7 +121,52 @@ def market_minutes_back(minute: datetime, count: int) -> datetime:
 
 def session_hours(first: date, last: date) -> "pl.DataFrame":
     """One row per NYSE session with first <= date <= last (New York dates): `session`,
-    and its regular-hours `open` and `close` in UTC (close 13:00 New York on half days)."""
+    and its regular-hours `open` and `close` in UTC (close 13:00 New York on half days).
+
+    Dates inside the shipped table (core/xnys_table.py, equal to exchange-calendars by a
+    test) are answered from it in about a millisecond; only dates outside it build the
+    exchange-calendars calendar (~0.4 s plus pandas)."""
+    import polars as pl
+
+    from vol_pipeline.core import xnys_table as table
+
+    parts = []
+    if first < table.FIRST:
+        parts.append(_calendar_session_hours(first, min(last, table.FIRST - timedelta(days=1))))
+    if first <= table.LAST and last >= table.FIRST:
+        parts.append(_table_session_hours(max(first, table.FIRST), min(last, table.LAST)))
+    if last > table.LAST:
+        parts.append(_calendar_session_hours(max(first, table.LAST + timedelta(days=1)), last))
+    if not parts:  # first > last
+        return pl.DataFrame(schema={"session": pl.Date, "open": pl.Datetime("us", "UTC"), "close": pl.Datetime("us", "UTC")})
+    return pl.concat(parts)
+
+
+def _table_session_hours(first: date, last: date) -> "pl.DataFrame":
+    import polars as pl
+
+    from vol_pipeline.core import xnys_table as table
+
+    days = pl.date_range(first, last, eager=True).alias("session")
+    sessions = days.filter((days.dt.weekday() <= 5) & ~days.is_in(list(table.HOLIDAYS)))
+    special = [day for day in table.SPECIAL_HOURS if first <= day <= last]
+
+    def local(column: str, regular: time, index: int) -> "pl.Expr":
+        moments = {day: datetime.combine(day, table.SPECIAL_HOURS[day][index]) for day in special}
+        regular_moment = pl.col("session").cast(pl.Datetime("us")) + timedelta(hours=regular.hour, minutes=regular.minute)
+        if moments:
+            replaced = pl.col("session").replace_strict(list(moments), list(moments.values()), default=None,
+                                                        return_dtype=pl.Datetime("us"))
+            regular_moment = pl.coalesce(replaced, regular_moment)
+        utc = regular_moment.dt.replace_time_zone(MARKET_TZ).dt.convert_time_zone("UTC")
+        return utc.alias(column)
+
+    return pl.DataFrame(sessions).select(
+        "session", local("open", REGULAR_OPEN, 0), local("close", REGULAR_CLOSE, 1))
+
+
+def _calendar_session_hours(first: date, last: date) -> "pl.DataFrame":
+    """session_hours from the exchange-calendars calendar itself (its own date range)."""
     import pandas as pd
     import polars as pl
 
@@ -140,10 +185,32 @@ def session_hours(first: date, last: date) -> "pl.DataFrame":
 def with_session_hours(frame: "pl.DataFrame", ts_column: str) -> "pl.DataFrame":
     """`frame` plus `session_open` / `session_close` (UTC) of the NYSE session on the New
     York date of `ts_column` (UTC datetimes); both null when that date has no session."""
-    import polars as pl
-
-    frame = frame.with_columns(session_day=pl.col(ts_column).dt.convert_time_zone(MARKET_TZ).dt.date())
+    frame = frame.with_columns(session_day=_new_york_date(frame, ts_column))
     days = frame["session_day"].drop_nulls()
     hours = session_hours(days.min(), days.max()) if days.len() else session_hours(date.max, date.min)
     hours = hours.rename({"session": "session_day", "open": "session_open", "close": "session_close"})
     return frame.join(hours, on="session_day", how="left", maintain_order="left").drop("session_day")
+
+
+MAX_OFFSET_HOURS = 24 * 366 * 50  # beyond 50 years of span, convert row by row instead
+
+
+def _new_york_date(frame: "pl.DataFrame", ts_column: str) -> "pl.Series":
+    """The New York date of each UTC timestamp.
+
+    New York's UTC offset changes only on the hour, so it is looked up per hour of the
+    frame's span (a few thousand conversions) and gathered by each row's hour: ~5x faster
+    than converting 2M timestamps' time zone one by one (measured 0.13 s -> ~0.02 s).
+    """
+    import polars as pl
+
+    ts = frame[ts_column]
+    first, last = ts.min(), ts.max()
+    if first is None or (last - first) > timedelta(hours=MAX_OFFSET_HOURS):
+        return ts.dt.convert_time_zone(MARKET_TZ).dt.date().alias("session_day")
+    start = first.replace(minute=0, second=0, microsecond=0)
+    hours = pl.datetime_range(start, last, "1h", time_unit="us", time_zone="UTC", eager=True)
+    offsets = hours.dt.convert_time_zone(MARKET_TZ).dt.replace_time_zone(None) - hours.dt.replace_time_zone(None)
+    naive = ts.dt.replace_time_zone(None)
+    hour_index = (naive - start.replace(tzinfo=None)).dt.total_hours()
+    return (naive + offsets.gather(hour_index)).dt.date().alias("session_day")
