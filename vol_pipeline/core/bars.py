@@ -260,6 +260,8 @@ def _parse_failures(schema: pl.Schema) -> list[tuple[pl.Expr, str]]:
         c: raw[c].is_not_null() & (raw[c].str.strip_chars() != "") if text[c] else raw[c].is_not_null()
         for c in BAR_COLUMNS
     }
+    # The typed ticker is the raw one stripped: the same test without stripping 2M strings again.
+    present["ticker"] = pl.col("ticker").is_not_null() & (pl.col("ticker") != "")
     required = ("ticker", "ts", *PRICE_COLUMNS)  # volume may be null: the feed may have none
     reasons = [(present[c].not_(), failure(c, "not null")) for c in required]
 
@@ -275,8 +277,10 @@ def _parse_failures(schema: pl.Schema) -> list[tuple[pl.Expr, str]]:
     reasons.append((unparsed & naive.not_(), failure("ts", "is a datetime")))
     # ts is stored in microseconds: a sub-microsecond part (text or an ns column) would be
     # truncated away and the bar would pass 'on the minute' although its input was not.
-    if isinstance(ts_type, pl.Datetime):
-        sub_microsecond = pl.lit(ts_type.time_unit == "ns") & (raw["ts"].dt.nanosecond() % 1000 != 0)
+    if isinstance(ts_type, pl.Datetime) and ts_type.time_unit != "ns":
+        sub_microsecond = pl.lit(False)  # a us or ms column cannot hold a sub-microsecond part
+    elif isinstance(ts_type, pl.Datetime):
+        sub_microsecond = raw["ts"].dt.nanosecond() % 1000 != 0
     else:
         sub_microsecond = raw["ts"].cast(pl.String).str.contains(r"\.\d{6}\d*[1-9]")
     on_minute_after_truncation = pl.col("ts").dt.truncate("1m") == pl.col("ts")
