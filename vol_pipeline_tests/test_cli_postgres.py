@@ -220,17 +220,17 @@ def normalised(frame: pl.DataFrame, name: str) -> pl.DataFrame:
 def test_db_status_of_a_new_database_lists_every_migration_as_pending(cli):
     out = ok(cli["db_status_pending"])["stdout"]
     versions = [m.version for m in migrations()]
-    assert len(versions) == 8
+    assert len(versions) == 9
     assert out.splitlines()[0] == f"warehouse {cli.location}: schema migrations"
     for version in versions:
         assert f"  {version}: PENDING" in out
-    assert out.strip().endswith("8 pending - run `vol-pipeline db upgrade`")
+    assert out.strip().endswith("9 pending - run `vol-pipeline db upgrade`")
 
 
 def test_db_upgrade_applies_them_and_a_second_upgrade_applies_nothing(cli):
     versions = [m.version for m in migrations()]
     first = ok(cli["db_upgrade_1"])["stdout"].strip()
-    assert first == f"warehouse {cli.location}: applied 8 migration(s): {', '.join(versions)}"
+    assert first == f"warehouse {cli.location}: applied 9 migration(s): {', '.join(versions)}"
     second = ok(cli["db_upgrade_2"])["stdout"].strip()
     assert second == f"warehouse {cli.location}: schema up to date, nothing applied"
 

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 import polars as pl
 
 from vol_pipeline.storage.postgres_url import driver_url, redacted
-from vol_pipeline.storage import revisions
+from vol_pipeline.storage import postgres_partitions, revisions
 from vol_pipeline.storage.tables import Table, new_rows, table, window_rows
 
 PG_TYPES = {pl.String: "text", pl.Float64: "float8", pl.Int64: "int8", pl.Int32: "int4", pl.Boolean: "bool"}
@@ -126,6 +126,8 @@ class PostgresWarehouse:
         rows = window_rows(tbl, frame, start, end)
         start, end = start.astimezone(timezone.utc), end.astimezone(timezone.utc)
         column = _quoted(tbl.partition_column)
+        if tbl.name in postgres_partitions.BY_DAY:
+            return self._run(lambda connection: self._replace_by_day(connection, tbl, rows, start, end))
         lock_key = f"{tbl.name}:{start.isoformat()}:{end.isoformat()}"
         return self._write(tbl, rows, f"DELETE FROM {tbl.name} WHERE {column} >= $1 AND {column} < $2", (start, end),
                            lock_key, record_revisions=tbl.name == "bars")
@@ -176,6 +178,19 @@ class PostgresWarehouse:
             return revised
 
         return self._run(write)
+
+    @staticmethod
+    def _replace_by_day(connection, tbl: Table, rows: pl.DataFrame, start: datetime, end: datetime) -> int:
+        """One transaction: big days swapped in as new partitions, the rest deleted and
+        inserted from the stage (storage/postgres_partitions.py)."""
+        columns, casts = _insert_lists(tbl)
+        with connection.cursor() as cursor:
+            rest = postgres_partitions.replace_days(cursor, tbl, rows, start, end)
+            if rest.height:
+                cursor.adbc_ingest(STAGE, rest.to_arrow(), mode="create", temporary=True)
+                cursor.execute(f"INSERT INTO {tbl.name} ({columns}) SELECT {casts} FROM {STAGE}")
+            connection.commit()
+        return 0
 
     @staticmethod
     def _record_revisions(cursor, window: tuple, unstaged: pl.DataFrame | None) -> int:

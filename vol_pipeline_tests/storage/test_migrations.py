@@ -32,6 +32,7 @@ EXPECTED_VERSIONS = [
     "006_outcomes_session_report",
     "007_bar_provenance_revisions",
     "008_news_watchlist",
+    "009_lane_features_by_day",
 ]
 # polars type of a TABLES column -> the PostgreSQL types (information_schema.data_type) that hold it
 COMPATIBLE = {
@@ -184,7 +185,7 @@ def test_a_migration_file_changed_after_it_was_applied_is_flagged_and_not_reappl
 
 
 def test_a_deleted_migration_file_does_not_break_status(migrated_postgres_url, migrations_copy):
-    (migrations_copy / "008_news_watchlist.sql").unlink()
+    (migrations_copy / "009_lane_features_by_day.sql").unlink()
     states = status(migrated_postgres_url)
     assert [s.version for s in states] == EXPECTED_VERSIONS[:-1]
     assert upgrade(migrated_postgres_url) == []
