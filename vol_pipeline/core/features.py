@@ -109,8 +109,13 @@ def _prepared(bars: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     close_units = (pl.col("close") * PRICE_SCALE).round().cast(pl.Int64)
     volume = pl.col("volume").cast(pl.Int64)
     # 0 is "no volume reported" (the original stored it as NULL); `bars` keeps the 0.
+    ordered = isinstance(bars, pl.DataFrame) and strictly_ordered(bars)
+    if ordered:
+        # Flag the order (the frame, not the lazy plan, keeps it): a warehouse read carries
+        # no sorted flag, and without it the per-ticker group_by hashes every row.
+        bars = bars.with_columns(pl.col("ticker").set_sorted())
     frame = bars.lazy().select("ticker", "ts", "close", pl.when(volume != 0).then(volume).alias("volume"))
-    if not (isinstance(bars, pl.DataFrame) and strictly_ordered(bars)):
+    if not ordered:
         frame = frame.sort("ticker", "ts")
     return frame.with_columns(close_units=close_units)
 
