@@ -28,6 +28,7 @@ Results: benchmarks/results/minute_run.{json,md}.
 from __future__ import annotations
 
 import argparse
+import statistics
 import json
 import os
 import resource
@@ -53,6 +54,15 @@ def _settings(home: Path, n_tickers: int):
 
     tickers = SEVEN if n_tickers == 7 else tuple(f"T{i:04d}" for i in range(n_tickers))
     return Settings(home=home, partition_start=SESSION - timedelta(days=7), tickers=tickers)
+
+
+STEPS = ("lane_features", "watchlist", "signals", "recommendations", "executions")  # each with its contract check
+
+
+def _step_medians(record: dict) -> str:
+    """'lane_features 31, watchlist 9, ... ms' (medians of the measured minutes)."""
+    steps = record.get("steps_s", {})
+    return ", ".join(f"{step} {statistics.median(steps[step]) * 1000:.0f}" for step in STEPS if step in steps) + " ms"
 
 
 def _one_minute(store, minute: datetime, timed: dict[str, float]) -> None:
@@ -81,27 +91,31 @@ def _one_minute(store, minute: datetime, timed: dict[str, float]) -> None:
         timed["io"] += time.perf_counter() - started
         return out
 
-    def compute(fn):
+    def compute(fn, step: str):
         started = time.perf_counter()
         out = fn()
-        timed["compute"] += time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        timed["compute"] += elapsed
+        timed[step] = timed.get(step, 0.0) + elapsed
         return out
 
     bars = io(lambda: store.read("bars", market_minutes_back(minute, LOOKBACK_MINUTES - 1), end))
-    features = compute(lambda: check_contract(lane_features_between(bars, minute, end, FEATURES), LANE_FEATURES_SCHEMA))
+    features = compute(lambda: check_contract(lane_features_between(bars, minute, end, FEATURES), LANE_FEATURES_SCHEMA),
+                       "lane_features")
     io(lambda: store.replace("lane_features", features, minute, end))
     news = io(lambda: store.read("news_sentiment", minute - timedelta(minutes=60), end + timedelta(minutes=1)))
     ranked = compute(lambda: check_contract(watchlist_by_mark(features, stored_mentions(news), None, WatchlistConfig()),
-                                            WATCHLIST_SCHEMA))
+                                            WATCHLIST_SCHEMA), "watchlist")
     io(lambda: store.replace("watchlist", ranked, minute, end))
-    signals = compute(lambda: check_contract(evaluate_signals(features, RULES), signals_schema(RULES)))
+    signals = compute(lambda: check_contract(evaluate_signals(features, RULES), signals_schema(RULES)), "signals")
     io(lambda: store.replace("signals", signals, minute, end))
     prior = io(lambda: store.read("recommendations", minute - timedelta(minutes=RULES.cooldown_minutes), minute))
-    recs = compute(lambda: check_contract(recommend(signals, prior, RULES), recommendations_schema(RULES)))
+    recs = compute(lambda: check_contract(recommend(signals, prior, RULES), recommendations_schema(RULES)), "recommendations")
     io(lambda: store.replace("recommendations", recs, minute, end))
     inputs = io(lambda: (store.read("lane_features", minute - FEATURES_LOOKBACK, end), store.read("bars", minute - BAR_LOOKBACK, end),
                          store.read("executions", _new_york_day_start(minute), minute)))
-    decided = compute(lambda: check_contract(dispatch(recs, *inputs[:2], None, inputs[2], DISPATCH), executions_schema(DISPATCH)))
+    decided = compute(lambda: check_contract(dispatch(recs, *inputs[:2], None, inputs[2], DISPATCH), executions_schema(DISPATCH)),
+                      "executions")
     io(lambda: store.replace("executions", decided, minute, end))
 
 
@@ -121,7 +135,7 @@ def case_minute(n_tickers: int, repeats: int) -> dict:
     materialize_ranges(defs, instance, [(minutes[0] - timedelta(minutes=30), minutes[0] - timedelta(minutes=1))])
     store = open_warehouse(settings.warehouse_path, None, None)
 
-    walls, computes, with_io = [], [], []
+    walls, computes, with_io, steps = [], [], [], {}
     for minute in minutes:
         started = time.perf_counter()
         result = materialize_ranges(defs, instance, [(minute, minute)])[-1]
@@ -131,7 +145,9 @@ def case_minute(n_tickers: int, repeats: int) -> dict:
         _one_minute(store, minute, timed)
         computes.append(timed["compute"])
         with_io.append(timed["compute"] + timed["io"])
-    return {"tickers": n_tickers, "run_wall_s": walls, "compute_s": computes, "compute_io_s": with_io}
+        for step in STEPS:
+            steps.setdefault(step, []).append(timed.get(step, 0.0))
+    return {"tickers": n_tickers, "run_wall_s": walls, "compute_s": computes, "compute_io_s": with_io, "steps_s": steps}
 
 
 def case_backfill(n_tickers: int) -> dict:
@@ -174,7 +190,7 @@ def run(quick: bool = False, tickers: tuple[int, ...] = (7, 500, 5000), repeats:
         met = sorted(record["compute_s"])[len(record["compute_s"]) // 2] < COMPUTE_TARGET_S if n == 5000 else None
         rows += [
             Row("minute tick", f"{n:,} tickers: compute (all assets, data in memory)", record["compute_s"], target=target,
-                met=met, note="kernel, signals, recommendations, dispatch, contract checks"),
+                met=met, note=f"each asset's work and contract check, medians: {_step_medians(record)}"),
             Row("minute tick", f"{n:,} tickers: compute + warehouse reads and writes", record["compute_io_s"],
                 note="adds the 240-minute bar lookback read and one replace per table"),
             Row("minute tick", f"{n:,} tickers: Dagster run wall (in process)", record["run_wall_s"],
