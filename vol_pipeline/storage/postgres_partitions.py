@@ -59,18 +59,21 @@ def replace_days(cursor, tbl: Table, rows: pl.DataFrame, start: datetime, end: d
     days = utc_days(start, end)
     for day in days:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", (partition_name(tbl, day),))
-    to_insert = []
-    for day in days:
+    by_day = {day: rows.filter((pl.col("ts") >= _day_start(day)) & (pl.col("ts") < _day_start(day + DAY)))
+              for day in days}
+    swapped = {day for day, day_rows in by_day.items() if day_rows.height >= SWAP_MIN_ROWS}
+    inserted = [day for day, day_rows in by_day.items() if day_rows.height and day not in swapped]
+    # Partitions first: creating one locks the parent exclusively, and asking for that
+    # while holding a DELETE's lock on it could deadlock with another writer's swap.
+    for day in inserted:
+        _ensure_partition(cursor, tbl, day)
+    for day, day_rows in by_day.items():
         low, high = max(start, _day_start(day)), min(end, _day_start(day + DAY))
-        day_rows = rows.filter((pl.col("ts") >= _day_start(day)) & (pl.col("ts") < _day_start(day + DAY)))
-        if day_rows.height >= SWAP_MIN_ROWS:
+        if day in swapped:
             _swap(cursor, tbl, day, day_rows, low, high)
-            continue
-        cursor.execute(f"DELETE FROM {tbl.name} WHERE ts >= $1 AND ts < $2", (low, high))
-        if day_rows.height:
-            _ensure_partition(cursor, tbl, day)
-            to_insert.append(day_rows)
-    return pl.concat(to_insert) if to_insert else rows.clear()
+        else:
+            cursor.execute(f"DELETE FROM {tbl.name} WHERE ts >= $1 AND ts < $2", (low, high))
+    return pl.concat([by_day[day] for day in inserted]) if inserted else rows.clear()
 
 
 def _exists(cursor, relation: str) -> bool:

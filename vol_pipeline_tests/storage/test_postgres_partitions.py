@@ -139,3 +139,40 @@ def test_migration_009_moves_existing_rows_into_day_partitions(postgres_url, mon
         ("AAA", datetime(2026, 11, 23, 14, 30, tzinfo=timezone.utc), 10.5, 1.2345),
         ("BBB", datetime(2026, 11, 24, 20, 59, tzinfo=timezone.utc), 11.0, None),
     ]
+
+
+def test_swaps_and_minutes_creating_new_days_run_at_once_without_errors(pg, swap_small_days):
+    # A minute writer creates its day's partition while another thread swaps a session in:
+    # both lock the parent, so the order of their locks matters (no deadlock, no lost rows).
+    import threading
+
+    features = session_features(MONDAY)
+    start, end = session_bounds(MONDAY)
+    pg.replace("lane_features", features, start, end)
+    last_minute = features.filter(pl.col("ts") == features["ts"].max())
+    errors: list[BaseException] = []
+
+    def guarded(work):
+        def run():
+            try:
+                work()
+            except BaseException as error:  # reported below, not lost in the thread
+                errors.append(error)
+        return threading.Thread(target=run)
+
+    def swaps():
+        for _ in range(8):
+            pg.replace("lane_features", features, start, end)
+
+    def minutes_of_new_days():
+        for days in range(1, 9):
+            rows = last_minute.with_columns(ts=pl.col("ts") + timedelta(days=days))
+            pg.replace("lane_features", rows, rows["ts"][0], rows["ts"][0] + timedelta(minutes=1))
+
+    threads = [guarded(swaps), guarded(minutes_of_new_days)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert pg.read("lane_features").height == features.height + 8 * last_minute.height
