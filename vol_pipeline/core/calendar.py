@@ -206,7 +206,8 @@ def _new_york_date(frame: "pl.DataFrame", ts_column: str) -> "pl.Series":
 
     ts = frame[ts_column]
     first, last = ts.min(), ts.max()
-    if first is None or (last - first) > timedelta(hours=MAX_OFFSET_HOURS):
+    utc = getattr(ts.dtype, "time_zone", None) == "UTC"  # the hour arithmetic below is in UTC
+    if first is None or not utc or (last - first) > timedelta(hours=MAX_OFFSET_HOURS):
         return ts.dt.convert_time_zone(MARKET_TZ).dt.date().alias("session_day")
     start = first.replace(minute=0, second=0, microsecond=0)
     hours = pl.datetime_range(start, last, "1h", time_unit="us", time_zone="UTC", eager=True)

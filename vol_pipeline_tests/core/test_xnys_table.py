@@ -71,3 +71,9 @@ def test_new_york_dates_by_hourly_offsets_equal_row_by_row_conversion():
     frame = pl.DataFrame({"ts": pl.concat([autumn, spring, extra])})
     expected = frame["ts"].dt.convert_time_zone(MARKET_TZ).dt.date().alias("session_day")
     assert_frame_equal(frame.select(_new_york_date(frame, "ts")), expected.to_frame())
+
+
+def test_new_york_dates_of_a_column_in_another_zone_are_converted_row_by_row():
+    frame = pl.DataFrame({"ts": [datetime(2026, 11, 23, 23, 30, tzinfo=timezone.utc)]}).with_columns(
+        pl.col("ts").dt.convert_time_zone("Asia/Tokyo"))
+    assert _new_york_date(frame, "ts").to_list() == [date(2026, 11, 23)]
