@@ -51,9 +51,19 @@ def minute_of_key(key: str) -> datetime:
 def register_minutes(instance: dg.DagsterInstance, minutes: Iterable[datetime]) -> list[str]:
     """Add the keys of `minutes` (market minutes, UTC) oldest first; keys already there stay
     where they are. Returns the keys."""
+    from sqlalchemy.exc import IntegrityError
+
     keys = [partition_key(m) for m in sorted(set(minutes))]
-    if keys:
-        instance.add_dynamic_partitions(MINUTE_PARTITIONS, keys)
+    for attempt in range(3):
+        try:
+            if keys:
+                instance.add_dynamic_partitions(MINUTE_PARTITIONS, keys)
+            break
+        except IntegrityError:
+            # Dagster reads the stored keys, then inserts the others: a process adding the
+            # same key in between fails the insert. The keys it added are then stored.
+            if attempt == 2:
+                raise
     return keys
 
 

@@ -103,6 +103,29 @@ def test_registering_again_adds_nothing_and_keeps_the_order():
     assert instance.get_dynamic_partitions(MINUTE_PARTITIONS) == [partition_key(m) for m in minutes[:20]]
 
 
+def test_a_key_added_by_another_process_in_between_is_not_an_error(tmp_path, monkeypatch):
+    # Dagster reads the stored keys, then inserts the rest: another process inserting the
+    # same key in between makes the insert fail (seen in CI as two runs of one minute).
+    from sqlalchemy.exc import IntegrityError
+
+    instance = dg.DagsterInstance.local_temp(str(tmp_path))
+    minutes = market_minutes_between(utc(2026, 11, 23), utc(2026, 11, 24))[:3]
+    add = instance.add_dynamic_partitions
+    calls = []
+
+    def other_process_first(name, keys):
+        calls.append(keys)
+        if len(calls) == 1:
+            add(name, keys)  # the other process wins the race ...
+            raise IntegrityError("INSERT INTO dynamic_partitions", {}, Exception("UNIQUE constraint failed"))
+        return add(name, keys)
+
+    monkeypatch.setattr(instance, "add_dynamic_partitions", other_process_first)
+    assert register_minutes(instance, minutes) == [partition_key(m) for m in minutes]
+    assert instance.get_dynamic_partitions(MINUTE_PARTITIONS) == [partition_key(m) for m in minutes]
+    assert len(calls) == 2
+
+
 def test_runs_split_where_older_minutes_were_added_after_newer_ones():
     instance = dg.DagsterInstance.ephemeral()
     monday = market_minutes_between(utc(2026, 11, 23), utc(2026, 11, 24))
