@@ -131,6 +131,16 @@ def _scaled_return(close_units: pl.Expr) -> pl.Expr:
     return (ret * RETURN_SCALE).round().cast(pl.Int64)
 
 
+def _first_of_ticker() -> pl.Expr:
+    """True on each ticker's first row (the frame is sorted by ticker)."""
+    return (pl.col("ticker") != pl.col("ticker").shift(1)).fill_null(True)
+
+
+def _returns() -> pl.Expr:
+    """Each bar's scaled return, 0 on its ticker's first row: both paths' sums start here."""
+    return pl.when(_first_of_ticker()).then(0).otherwise(_scaled_return(pl.col("close_units")))
+
+
 def _square(ret: pl.Expr) -> pl.Expr:
     wide = ret.cast(pl.Int128)
     return wide * wide
@@ -146,13 +156,8 @@ def _full_sums(prepared: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
     Integer addition wraps, so these differences are exact even if a cumulative sum overflows.
     """
     row = pl.int_range(pl.len(), dtype=pl.Int64)
-    first_of_ticker = (pl.col("ticker") != pl.col("ticker").shift(1)).fill_null(True)
     vol = pl.col("volume")
-    frame = prepared.with_columns(
-        first=first_of_ticker,
-        row=row,
-        ret=pl.when(first_of_ticker).then(0).otherwise(_scaled_return(pl.col("close_units"))),
-    ).with_columns(
+    frame = prepared.with_columns(first=_first_of_ticker(), row=row, ret=_returns()).with_columns(
         bar_no=pl.col("row") - pl.when("first").then("row").forward_fill() + 1,
         cs_ret=pl.col("ret").cum_sum(),
         cs_ret2=_square(pl.col("ret")).cum_sum(),
@@ -200,7 +205,6 @@ def _minute_sums(prepared: pl.LazyFrame, minute: datetime, cfg: FeatureConfig) -
     to the previous bar (0 on a ticker's first), the baseline over the last min(n, 120)
     closes, and n = min(bars up to `minute`, lookback_bars) for the min_bars gate.
     """
-    first_of_ticker = (pl.col("ticker") != pl.col("ticker").shift(1)).fill_null(True)
     ret = pl.col("ret")
     volume = pl.col("volume")
     lag = 1 if cfg.volume_prior_bars else 0
@@ -208,9 +212,7 @@ def _minute_sums(prepared: pl.LazyFrame, minute: datetime, cfg: FeatureConfig) -
     def volume_window(values: pl.Expr) -> pl.Expr:
         return values.tail(cfg.volume_window + lag).head(cfg.volume_window)
 
-    per_ticker = prepared.with_columns(
-        ret=pl.when(first_of_ticker).then(0).otherwise(_scaled_return(pl.col("close_units"))),
-    ).group_by("ticker", maintain_order=True).agg(
+    per_ticker = prepared.with_columns(ret=_returns()).group_by("ticker", maintain_order=True).agg(
         pl.col("ts", "close", "close_units").last(),
         bars=pl.len().cast(pl.Int64).clip(upper_bound=cfg.lookback_bars),
         sum_short=pl.col("close_units").tail(cfg.sma_short).sum(),

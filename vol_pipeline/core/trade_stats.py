@@ -34,11 +34,10 @@ def win_rate(wins: pl.Expr, losses: pl.Expr) -> pl.Expr:
 
 def trade_stats(outcomes: pl.DataFrame) -> dict:
     """trades, wins, losses, flat, no_bars, win_rate (and its basis), pnl and mean R multiple."""
-    counts = outcomes.select(count_aggregations()).row(0, named=True)
-    decided = counts["wins"] + counts["losses"]
+    counts = outcomes.select(count_aggregations()).with_columns(
+        win_rate=win_rate(pl.col("wins"), pl.col("losses"))).row(0, named=True)
     return {
-        **{key: counts[key] for key in ("trades", "wins", "losses", "flat", "no_bars")},
-        "win_rate": counts["wins"] / decided if decided else None,
+        **{key: counts[key] for key in ("trades", "wins", "losses", "flat", "no_bars", "win_rate")},
         "win_rate_basis": WIN_RATE_BASIS,
         "pnl": float(counts["pnl"] or 0.0),
         "mean_r": outcomes["r_multiple"].mean() if outcomes.height else None,

@@ -6,14 +6,10 @@ table itself lives in SignalRuleSet.volume_tiers (strict "<" boundaries).
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 import polars as pl
 
 from vol_pipeline.core.config import SignalRuleSet
-from vol_pipeline.core.float_rounding import with_fixed_text
-
-Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+from vol_pipeline.core.float_rounding import Frame, with_fixed_text
 
 KILL_ASSESSMENT = "VOLUME_TOO_LOW"
 

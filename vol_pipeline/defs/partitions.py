@@ -54,10 +54,11 @@ def register_minutes(instance: dg.DagsterInstance, minutes: Iterable[datetime]) 
     from sqlalchemy.exc import IntegrityError
 
     keys = [partition_key(m) for m in sorted(set(minutes))]
+    if not keys:
+        return keys
     for attempt in range(3):
         try:
-            if keys:
-                instance.add_dynamic_partitions(MINUTE_PARTITIONS, keys)
+            instance.add_dynamic_partitions(MINUTE_PARTITIONS, keys)
             break
         except IntegrityError:
             # Dagster reads the stored keys, then inserts the others: a process adding the
