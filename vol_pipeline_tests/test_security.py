@@ -359,10 +359,11 @@ ALLOWED_INTERPOLATIONS = {
     (DUCK, "_insert"): {"tbl.name": NAME},
     (DUCK, "insert_new"): {"tbl.name": NAME, "c": "loop over tbl.key (registry columns)",
                            "match": "joined f-strings of this function"},
-    (DUCK, "read"): {"tbl.name": NAME, "tbl.partition_column": NAME, "', '.join(tbl.columns)": NAME,
+    (DUCK, "read"): {"tbl.name": NAME, "tbl.partition_column": NAME,
+                     "', '.join(schema)": "read_columns(): the table's columns, or those named that it has",
                      "column": "a key of `equals`, refused unless in tbl.columns"},
     (PG, "_quoted"): {"name": "only called with registry columns (the callers' entries below)"},
-    (PG, "_select_list"): {"_quoted(column)": "loop over tbl.columns", "target": "'text' or _pg_type(): fixed map"},
+    (PG, "_select_list"): {"_quoted(column)": "loop over read_columns() of its caller (registry columns)", "target": "'text' or _pg_type(): fixed map"},
     (PG, "replace"): {"tbl.name": NAME, "column": "= _quoted(tbl.partition_column)"},
     (PG, "replace_unplaced"): {"tbl.name": NAME},
     (PG, "_write"): {"tbl.name": NAME, "STAGE": "module constant", "columns": "from _insert_lists (registry)",
@@ -383,7 +384,7 @@ ALLOWED_INTERPOLATIONS = {
                         "RECORD_SQL": "the statement above"},
     (PG, "read"): {"tbl.name": NAME, "column": "= _quoted(tbl.partition_column)", "len(params)": "placeholder number",
                    "_quoted(name)": "a key of `equals`, refused unless in tbl.columns",
-                   "cast": "'::jsonb' or ''", "_select_list(tbl)": "helper above"},
+                   "cast": "'::jsonb' or ''", "_select_list(tbl, schema)": "helper above, read_columns() names"},
 }
 # f-strings in SQL modules that are not SQL text (and not a `raise` message, which is skipped).
 NOT_SQL = {

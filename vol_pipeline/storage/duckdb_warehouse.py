@@ -12,13 +12,13 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import duckdb
 import polars as pl
 
 from vol_pipeline.storage import revisions
-from vol_pipeline.storage.tables import TABLES, Table, new_rows, table, window_rows
+from vol_pipeline.storage.tables import TABLES, Table, new_rows, read_columns, table, window_rows
 
 DUCKDB_TYPES = {
     pl.String: "VARCHAR",
@@ -146,8 +146,11 @@ class DuckDBWarehouse:
         end: datetime | None = None,
         equals: dict[str, object] | None = None,
         newest_first: int | None = None,
+        columns: Sequence[str] | None = None,
+        tickers: Sequence[str] | None = None,
     ) -> pl.DataFrame:
         tbl = table(table_name)
+        schema = read_columns(tbl, columns)
         where, params = [], []
         if start is not None:
             where.append(f"{tbl.partition_column} >= ?")
@@ -160,16 +163,21 @@ class DuckDBWarehouse:
                 raise ValueError(f"{table_name} has no column {column!r}")
             where.append(f"{column} = ?")
             params.append(value)
-        sql = f"SELECT {', '.join(tbl.columns)} FROM {tbl.name}"
+        by_ticker = "ticker" in tbl.columns  # session_reports has none
+        if tickers is not None:
+            if not by_ticker:
+                raise ValueError(f"{table_name} has no ticker column")
+            where.append("ticker IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(list(tickers))
+        sql = f"SELECT {', '.join(schema)} FROM {tbl.name}"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        by_ticker = "ticker" in tbl.columns  # session_reports has none
         if newest_first is not None:
             sql += f" ORDER BY {tbl.partition_column} DESC{', ticker' if by_ticker else ''} LIMIT ?"
             params.append(int(newest_first))
         else:
             sql += f" ORDER BY {'ticker, ' if by_ticker else ''}{tbl.partition_column}"
-        return self._query(tbl, sql, params)
+        return self._query(tbl, sql, params, schema)
 
     def volume_coverage(self) -> pl.DataFrame:
         sql = (

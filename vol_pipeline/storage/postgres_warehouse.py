@@ -15,7 +15,7 @@ identifiers come from `tables.TABLES` only. The schema comes from the migrations
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from datetime import datetime, timezone
 
@@ -23,7 +23,7 @@ import polars as pl
 
 from vol_pipeline.storage.postgres_url import driver_url, redacted
 from vol_pipeline.storage import postgres_partitions, revisions
-from vol_pipeline.storage.tables import Table, new_rows, table, window_rows
+from vol_pipeline.storage.tables import Table, new_rows, read_columns, table, window_rows
 
 PG_TYPES = {pl.String: "text", pl.Float64: "float8", pl.Int64: "int8", pl.Int32: "int4", pl.Boolean: "bool"}
 STAGE = "vol_pipeline_stage"  # = revisions.STAGE: the staged rows of a write (temporary table)
@@ -66,10 +66,11 @@ def _insert_lists(tbl: Table) -> tuple[str, str]:
     return columns, casts
 
 
-def _select_list(tbl: Table) -> str:
-    """Each column cast to the type polars expects (NUMERIC -> float8, JSONB -> text)."""
+def _select_list(tbl: Table, columns: Iterable[str]) -> str:
+    """Each column (of `tbl`, checked by the caller) cast to the type polars expects
+    (NUMERIC -> float8, JSONB -> text)."""
     out = []
-    for column in tbl.columns:
+    for column in columns:
         target = "text" if column in tbl.json_columns else _pg_type(tbl, column)
         out.append(f"{_quoted(column)}::{target} AS {_quoted(column)}")
     return ", ".join(out)
@@ -212,8 +213,11 @@ class PostgresWarehouse:
         end: datetime | None = None,
         equals: dict[str, object] | None = None,
         newest_first: int | None = None,
+        columns: Sequence[str] | None = None,
+        tickers: Sequence[str] | None = None,
     ) -> pl.DataFrame:
         tbl = table(table_name)
+        schema = read_columns(tbl, columns)
         column = _quoted(tbl.partition_column)
         where, params = [], []
         if start is not None:
@@ -228,16 +232,21 @@ class PostgresWarehouse:
             params.append(value)
             cast = "::jsonb" if name in tbl.json_columns else ""  # JSON equality, not text equality
             where.append(f"{_quoted(name)} = ${len(params)}{cast}")
-        sql = f"SELECT {_select_list(tbl)} FROM {tbl.name}"
+        by_ticker = "ticker" in tbl.columns
+        if tickers is not None:
+            if not by_ticker:
+                raise ValueError(f"{table_name} has no ticker column")
+            params.append(list(tickers))
+            where.append(f"ticker = ANY(${len(params)}::text[])")
+        sql = f"SELECT {_select_list(tbl, schema)} FROM {tbl.name}"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        by_ticker = "ticker" in tbl.columns
         if newest_first is not None:
             params.append(int(newest_first))
             sql += f" ORDER BY {column} DESC{', ticker' if by_ticker else ''} LIMIT ${len(params)}"
         else:
             sql += f" ORDER BY {'ticker, ' if by_ticker else ''}{column}"
-        return self._query(sql, tuple(params), tbl.columns)
+        return self._query(sql, tuple(params), schema)
 
     def volume_coverage(self) -> pl.DataFrame:
         sql = (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Sequence
 
 import polars as pl
 
@@ -98,6 +99,17 @@ def table(name: str) -> Table:
         return TABLES[name]
     except KeyError:
         raise ValueError(f"unknown table {name!r}; tables: {', '.join(TABLES)}") from None
+
+
+def read_columns(tbl: Table, columns: Sequence[str] | None) -> dict[str, pl.DataType]:
+    """The columns a read returns, with their types: all of the table's, or the named ones
+    in the order given (each must be a column of the table)."""
+    if columns is None:
+        return dict(tbl.columns)
+    unknown = [name for name in columns if name not in tbl.columns]
+    if unknown or not columns:
+        raise ValueError(f"{tbl.name} has no column(s) {unknown}; columns: {', '.join(tbl.columns)}")
+    return {name: tbl.columns[name] for name in columns}
 
 
 def window_rows(tbl: Table, frame: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:

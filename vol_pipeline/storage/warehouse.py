@@ -7,7 +7,7 @@ every value is a bound parameter, so nothing a user types can become SQL.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, Sequence
 
 import polars as pl
 
@@ -36,9 +36,13 @@ class Warehouse(Protocol):
         end: datetime | None = None,
         equals: dict[str, object] | None = None,
         newest_first: int | None = None,
+        columns: Sequence[str] | None = None,
+        tickers: Sequence[str] | None = None,
     ) -> pl.DataFrame:
         """Rows with the partition column in [start, end) and the given column values;
-        `newest_first=N` returns only the N newest rows."""
+        `newest_first=N` returns only the N newest rows. `columns`: only these columns (of
+        the table, in this order); `tickers`: only rows of these tickers. Ordered by
+        (ticker, partition column) where the table has a ticker."""
         ...
 
     def volume_coverage(self) -> pl.DataFrame:

@@ -181,6 +181,27 @@ def test_read_by_equals(store, three_minutes):
     assert both.rows(named=True) == bars_at(2).filter(pl.col("ticker") == "AAPL").rows(named=True)
 
 
+def test_read_only_some_columns_in_the_order_asked(store, three_minutes):
+    got = store.read("bars", minute(1), minute(3), columns=["volume", "ticker", "ts"])
+    assert got.columns == ["volume", "ticker", "ts"]
+    assert got.schema["ts"] == UTC_TS and got.schema["volume"] == pl.Int64
+    assert_frame_equal(got, store.read("bars", minute(1), minute(3)).select("volume", "ticker", "ts"))
+
+
+def test_read_only_some_tickers(store, three_minutes):
+    got = store.read("bars", minute(1), minute(3), tickers=["MSFT", "nobody"])
+    assert_frame_equal(got, store.read("bars", minute(1), minute(3), equals={"ticker": "MSFT"}))
+    assert store.read("bars", tickers=[]).is_empty()
+    assert store.read("bars", tickers=["x') OR 1=1 --"]).is_empty()  # data, never SQL
+
+
+def test_reading_a_column_the_table_lacks_names_it(store, three_minutes):
+    with pytest.raises(ValueError, match=r"bars has no column\(s\) \['tick'\]"):
+        store.read("bars", columns=["ticker", "tick"])
+    with pytest.raises(ValueError, match="session_report has no ticker column"):
+        store.read("session_report", tickers=["AAPL"])
+
+
 def test_read_newest_first(store, three_minutes):
     got = store.read("bars", newest_first=3)
     assert [(r["ticker"], r["ts"]) for r in got.iter_rows(named=True)] == [

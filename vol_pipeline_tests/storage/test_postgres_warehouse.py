@@ -337,6 +337,21 @@ def test_read_filters_agree_with_duckdb(pg, duck):
             raise AssertionError(f"read(**{kwargs!r}) differs from DuckDB: {error}") from None
 
 
+def test_reads_of_some_columns_and_tickers_agree_with_duckdb(pg, duck):
+    frame = bars(range(6))
+    for store in (pg, duck):
+        store.replace("bars", frame, minute(0), minute(6))
+    for kwargs in ({"columns": ["ticker", "ts", "close", "volume"]}, {"columns": ["volume", "ts"], "start": minute(2)},
+                   {"tickers": ["TSLA", "AAPL"]}, {"tickers": []}, {"tickers": ["AAPL' OR '1'='1"]},
+                   {"tickers": ["MSFT"], "columns": ["ts", "close"], "start": minute(1), "end": minute(4)}):
+        got, reference = pg.read("bars", **kwargs), duck.read("bars", **kwargs)
+        assert got.columns == (kwargs.get("columns") or list(TABLES["bars"].columns))
+        assert_frame_equal(got, reference, check_exact=True), kwargs
+    assert pg.read("bars", tickers=["MSFT"]).height == 6
+    with pytest.raises(ValueError, match=r"bars has no column\(s\) \['nope'\]"):
+        pg.read("bars", columns=["nope"])
+
+
 def test_read_filters_on_lane_features_agree_with_duckdb(pg, duck, nullable):
     tbl = TABLES["lane_features"]
     frame = sample(tbl, nullable["lane_features"])
