@@ -82,13 +82,20 @@ def market_minutes_between(start: datetime, end: datetime) -> list[datetime]:
     """Regular-session bar-start minutes m (UTC, aware) with start <= m < end."""
     from datetime import timezone
 
+    return [m.replace(tzinfo=timezone.utc) for m in _naive_utc_minutes_between(start, end)]
+
+
+def _naive_utc_minutes_between(start: datetime, end: datetime) -> list[datetime]:
+    """market_minutes_between as naive UTC datetimes: making each aware costs more than
+    finding it, and market_minutes_back needs only one of them."""
+    from datetime import timezone
+
     import pandas as pd
 
     first = (pd.Timestamp(start).tz_convert(MARKET_TZ).date())
     last = (pd.Timestamp(end).tz_convert(MARKET_TZ).date())
-    minutes = [m for s in sessions_between(first, last) for m in session_minutes_utc(s).tolist()]
-    aware = [m.replace(tzinfo=timezone.utc) for m in minutes]
-    return [m for m in aware if start <= m < end]
+    low, high = (moment.astimezone(timezone.utc).replace(tzinfo=None) for moment in (start, end))
+    return [m for s in sessions_between(first, last) for m in session_minutes_utc(s).tolist() if low <= m < high]
 
 
 def session_open_utc(day: date) -> datetime | None:
@@ -113,10 +120,12 @@ def market_minutes_back(minute: datetime, count: int) -> datetime:
     while len(earlier) < count:
         span *= 2
         window_start = datetime.combine(day - timedelta(days=span), time(), timezone.utc)
-        earlier = market_minutes_between(window_start, minute)
+        earlier = _naive_utc_minutes_between(window_start, minute)
         if window_start.date() < _calendar().first_session.date():
             break
-    return earlier[-count] if len(earlier) >= count else (earlier[0] if earlier else minute)
+    if not earlier:
+        return minute
+    return (earlier[-count] if len(earlier) >= count else earlier[0]).replace(tzinfo=timezone.utc)
 
 
 def session_hours(first: date, last: date) -> "pl.DataFrame":
