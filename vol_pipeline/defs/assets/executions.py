@@ -16,7 +16,7 @@ import dagster as dg
 import polars as pl
 
 from vol_pipeline.core.calendar import MARKET_TZ
-from vol_pipeline.core.dispatch import DispatchConfig, dispatch
+from vol_pipeline.core.dispatch import BAR_INPUT_COLUMNS, FEATURE_INPUT_COLUMNS, PRIOR_INPUT_COLUMNS, DispatchConfig, dispatch
 from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs, window
 from vol_pipeline.defs.checks import contract_result, contract_spec, checked_outputs
 from vol_pipeline.defs.metadata import summary
@@ -52,10 +52,11 @@ def build_executions(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition
     def executions(context: dg.AssetExecutionContext, recommendations: pl.DataFrame, warehouse: WarehouseResource):
         start, end = window(context)
         store = warehouse.get()
-        features = store.read("lane_features", start - FEATURES_LOOKBACK, end)
-        bars = store.read("bars", start - BAR_LOOKBACK, end)
-        prior = store.read("executions", _new_york_day_start(start), start)  # the daily limit's earlier trades
-        recorded = store.read("executions", start, end).select("recommendation_id", "decided_at")
+        features = store.read("lane_features", start - FEATURES_LOOKBACK, end, columns=FEATURE_INPUT_COLUMNS)
+        bars = store.read("bars", start - BAR_LOOKBACK, end, columns=BAR_INPUT_COLUMNS)
+        # the daily limit's earlier trades
+        prior = store.read("executions", _new_york_day_start(start), start, columns=PRIOR_INPUT_COLUMNS)
+        recorded = store.read("executions", start, end, columns=("recommendation_id", "decided_at"))
         live = context.run.tags.get(TRIGGER_TAG) in LIVE_TRIGGERS
         decided_at = max(decision_clock(), end) if live else None  # never before the minute closed
         decided = dispatch(recommendations, features, bars, decided_at, prior, DISPATCH, recorded)

@@ -1,18 +1,17 @@
 """lane_features: SMA, volatility and volume features of every bar in the minute.
 
-It reads the bars of its window plus the LOOKBACK_MINUTES market minutes before it
-(across the overnight gap into earlier sessions); the kernel then uses each ticker's last
-`lookback_bars` bars. The history is read from the warehouse by time, not through a
-TimeWindowPartitionMapping(start_offset=-239): measured here, Dagster resolving that
-mapping on this exchange-calendar partition set cost ~18 s per minute run (it steps
-back one cron tick at a time through the exclusions).
+It reads each ticker's trailing bars (across the overnight gap into earlier sessions) in
+the few columns the kernel uses; core/window_features.py decides how far back, reading
+further only for the tickers that skipped minutes. The history is read from the warehouse
+by time, not through a TimeWindowPartitionMapping(start_offset=-239): measured here, Dagster
+resolving that mapping on this exchange-calendar partition set cost ~18 s per minute run
+(it steps back one cron tick at a time through the exclusions).
 """
 
 import dagster as dg
 
-from vol_pipeline.core.calendar import market_minutes_back
 from vol_pipeline.core.config import FeatureConfig
-from vol_pipeline.core.features import lane_features_between
+from vol_pipeline.core.window_features import BAR_COLUMNS, window_features
 from vol_pipeline.defs.assets.common import SINGLE_RUN, minutes_in, spec_kwargs, window
 from vol_pipeline.defs.checks import contract_result, contract_spec, checked_outputs
 from vol_pipeline.defs.metadata import summary
@@ -20,9 +19,6 @@ from vol_pipeline.defs.resources import WarehouseResource
 from vol_pipeline.contracts import lane_features_schema
 
 FEATURES = FeatureConfig()
-# Twice the bars the kernel needs, so sparse tickers (minutes without trades) still have
-# their 120 bars in the window; equal to the full recompute whenever they do.
-LOOKBACK_MINUTES = 2 * FEATURES.lookback_bars
 
 
 def build_lane_features(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -37,10 +33,12 @@ def build_lane_features(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinit
     )
     def lane_features(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         start, end = window(context)
-        bars = warehouse.get().read("bars", market_minutes_back(start, LOOKBACK_MINUTES - 1), end)
-        features = lane_features_between(bars, start, end, FEATURES)
+        store = warehouse.get()
+        features, bars_read = window_features(
+            lambda first, stop, tickers: store.read("bars", first, stop, columns=BAR_COLUMNS, tickers=tickers),
+            start, end, FEATURES)
         results = [contract_result("lane_features", features, lane_features_schema(FEATURES))]
         metadata = summary("lane_features", features, minutes_in(context))
-        yield from checked_outputs(context, results, [dg.Output(features, metadata={**metadata, "bars_read": bars.height})])
+        yield from checked_outputs(context, results, [dg.Output(features, metadata={**metadata, "bars_read": bars_read})])
 
     return lane_features
