@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import pandera.polars as pa
 import polars as pl
 
@@ -20,6 +22,7 @@ def _gate_passed(gate: str) -> pl.Expr:
     return pl.col("gates").str.json_decode(_PASSED_FLAGS).struct.field(gate).struct.field("passed")
 
 
+@lru_cache(maxsize=16)  # a schema is rebuilt from its config only (~1 ms each, every minute)
 def executions_schema(config: DispatchConfig = DispatchConfig()) -> pa.DataFrameSchema:
     simulated = pl.col("status") == "SIMULATED"
     entry, stop, target = pl.col("entry_price"), pl.col("stop_loss_price"), pl.col("take_profit_price")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import pandera.polars as pa
 import polars as pl
 
 from vol_pipeline.contracts.base import UTC_TS, column, expr_check
 from vol_pipeline.core.config import FeatureConfig
 
+@lru_cache(maxsize=16)  # a schema is rebuilt from its config only (~1 ms each, every minute)
 def lane_features_schema(config: FeatureConfig = FeatureConfig()) -> pa.DataFrameSchema:
     ratio, surge = pl.col("volume_ratio"), pl.col("volume_surge")
     volume_trio = [pl.col(c).is_null() for c in ("volume_avg_20", "volume_ratio", "volume_surge")]

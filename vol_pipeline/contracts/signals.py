@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import pandera.polars as pa
 import polars as pl
 
@@ -21,6 +23,7 @@ def _confidence_checks(rules: SignalRuleSet) -> list[pa.Check]:
     ]
 
 
+@lru_cache(maxsize=16)  # a schema is rebuilt from its config only (~1 ms each, every minute)
 def signals_schema(rules: SignalRuleSet = SignalRuleSet()) -> pa.DataFrameSchema:
     hold = pl.col("action") == "HOLD"
     return pa.DataFrameSchema(
@@ -69,6 +72,7 @@ def signals_schema(rules: SignalRuleSet = SignalRuleSet()) -> pa.DataFrameSchema
 _REASON_FIELDS = pl.Struct({"version": pl.String, "volume": pl.Struct({"volume_mult": pl.Float64})})
 
 
+@lru_cache(maxsize=16)  # a schema is rebuilt from its config only (~1 ms each, every minute)
 def recommendations_schema(rules: SignalRuleSet = SignalRuleSet()) -> pa.DataFrameSchema:
     reason = pl.col("reason")
     return pa.DataFrameSchema(
