@@ -167,7 +167,8 @@ def _full_sums(prepared: pl.LazyFrame, cfg: FeatureConfig) -> pl.LazyFrame:
     )
 
     def window(cs: str, width: int, lag: int = 0) -> pl.Expr:
-        return pl.col(cs).shift(lag, fill_value=0) - pl.col(cs).shift(lag + width, fill_value=0)
+        newest = pl.col(cs) if lag == 0 else pl.col(cs).shift(lag, fill_value=0)  # shift(0) copies the column
+        return newest - pl.col(cs).shift(lag + width, fill_value=0)
 
     def baseline(cs: str) -> pl.Expr:
         # The first bar's return is 0, so its cumulative sum is the sum before the ticker.
