@@ -20,7 +20,7 @@ from vol_pipeline.defs.news_schedule import build_news_poll_schedule
 from vol_pipeline.defs.news_source import NewsSourceResource
 from vol_pipeline.defs.partitions import market_minute_partitions
 from vol_pipeline.defs.report_sensor import build_session_report_sensor
-from vol_pipeline.defs.resources import BarSourceResource, WarehouseResource
+from vol_pipeline.defs.resources import BarSourceResource, WarehouseResource, ticker_text
 from vol_pipeline.defs.retention import build_retention_job, build_retention_schedule
 from vol_pipeline.defs.schedules import build_session_close_schedule
 from vol_pipeline.defs.sensors import build_minute_sensor
@@ -62,14 +62,14 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 alpaca_secret_id=settings.alpaca_secret_id,
                 grace_seconds=settings.grace_seconds,
                 bars_file=str(settings.bars_file) if settings.bars_file else None,
-                tickers=list(settings.tickers),
-                watchlist=list(settings.watchlist),
+                tickers=ticker_text(settings.tickers),
+                watchlist=ticker_text(settings.watchlist),
                 seed=settings.seed,
             ),
             "news_source": NewsSourceResource(
                 kind=settings.news, feeds=list(settings.news_feeds),
                 news_file=str(settings.news_file) if settings.news_file else None,
-                tickers=list(settings.tickers), seed=settings.seed,
+                tickers=ticker_text(settings.tickers), seed=settings.seed,
             ),
             "warehouse": warehouse,
             "io_manager": WarehouseIOManager(warehouse=warehouse),

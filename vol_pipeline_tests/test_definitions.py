@@ -87,6 +87,38 @@ def test_signals_depend_on_news_and_the_watchlist_only_when_configured(tmp_path)
     assert parents("watchlist", news="synthetic") == {"lane_features", "news_sentiment"}
 
 
+def test_thousands_of_tickers_are_one_string_of_resource_config_and_reach_the_sources_whole(tmp_path):
+    """Dagster checks a list's config element by element on every run (1.5-2.0 s a run for
+    5,000 tickers, bench in benchmarks/README): the tickers travel as one string."""
+    from vol_pipeline.definitions import build_definitions
+    from vol_pipeline.settings import Settings
+
+    tickers = tuple(f"T{i:04d}" for i in range(5000))
+    built = build_definitions(Settings(home=tmp_path, partition_start=date(2026, 11, 2), tickers=tickers,
+                                       watchlist=tickers, news="synthetic"))
+    bar_source, news_source = built.resources["bar_source"], built.resources["news_source"]
+    assert isinstance(bar_source.tickers, str) and isinstance(bar_source.watchlist, str)
+    assert isinstance(news_source.tickers, str)
+    assert bar_source.source.tickers == tickers
+    assert news_source.universe == tickers
+    bars_file = tmp_path / "bars.csv"
+    bars_file.write_text("ticker,ts,open,high,low,close,volume\n"
+                         "AAPL,2026-11-23T14:30:00Z,1,1,1,1,10\nZZZ,2026-11-23T14:30:00Z,1,1,1,1,10\n")
+    replay = build_definitions(Settings(home=tmp_path, partition_start=date(2026, 11, 2), watchlist=("AAPL", "MSFT"),
+                                        bars_file=bars_file, source="replay"))
+    validation = replay.resources["bar_source"].source.validation
+    assert validation.valid["ticker"].to_list() == ["AAPL"]
+    assert validation.rejected["reason"].to_list() == ["ticker failed 'in the watchlist'"]
+
+
+def test_ticker_config_text_round_trips():
+    from vol_pipeline.defs.resources import parse_tickers, ticker_text
+
+    assert parse_tickers(ticker_text(("AAPL", "BRK.B"))) == ("AAPL", "BRK.B")
+    assert parse_tickers(" aapl, ,MSFT,") == ("AAPL", "MSFT")
+    assert parse_tickers("") == ()
+
+
 def test_news_poll_is_stopped_unless_prod_reads_live_feeds(tmp_path):
     from vol_pipeline.definitions import build_definitions
     from vol_pipeline.settings import Settings

@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from vol_pipeline.core.config import DEFAULT_TICKERS
+from vol_pipeline.defs.resources import parse_tickers, ticker_text
 from vol_pipeline.sources.news import FeedNews, FileNews, GeneratedNews
 
 
@@ -17,7 +18,7 @@ class NewsSourceResource(dg.ConfigurableResource):
     kind: str = "off"
     feeds: list[str] = []
     news_file: str | None = None
-    tickers: list[str] = list(DEFAULT_TICKERS)  # the universe a headline's tickers are kept in
+    tickers: str = ticker_text(DEFAULT_TICKERS)  # comma-separated: the universe a headline's tickers are kept in
     seed: int = 7
     timeout_s: float = 10.0  # per feed request
 
@@ -28,4 +29,8 @@ class NewsSourceResource(dg.ConfigurableResource):
         return FileNews(Path(self.news_file or ""))
 
     def generated_news(self) -> GeneratedNews:
-        return GeneratedNews(tuple(self.tickers), self.seed)
+        return GeneratedNews(self.universe, self.seed)
+
+    @property
+    def universe(self) -> tuple[str, ...]:
+        return parse_tickers(self.tickers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta, timezone
 from functools import cached_property
 
@@ -14,6 +15,18 @@ from vol_pipeline.storage.open import open_warehouse
 from vol_pipeline.storage.warehouse import Warehouse
 
 
+def ticker_text(tickers: Iterable[str]) -> str:
+    """Tickers as resource config: one comma-separated string, not a list. Dagster checks a
+    list's config element by element every run: measured 1.5-2.0 s per run for two lists of
+    5,000 tickers against 0.09 s for two strings."""
+    return ",".join(tickers)
+
+
+def parse_tickers(text: str) -> tuple[str, ...]:
+    """'AAPL, msft,' -> ('AAPL', 'MSFT'): stripped, upper-cased, empty entries dropped."""
+    return tuple(t.strip().upper() for t in text.split(",") if t.strip())
+
+
 class BarSourceResource(dg.ConfigurableResource):
     """Where bars come from: `kind` synthetic (the default, offline), replay (`bars_file`)
     or alpaca (live). Alpaca's credentials are read from the environment or Secrets
@@ -21,8 +34,8 @@ class BarSourceResource(dg.ConfigurableResource):
 
     kind: str = "synthetic"
     bars_file: str | None = None
-    tickers: list[str] = list(DEFAULT_TICKERS)
-    watchlist: list[str] = []  # a replay file's other tickers are rejected; empty: any ticker
+    tickers: str = ticker_text(DEFAULT_TICKERS)  # comma-separated (see ticker_text)
+    watchlist: str = ""  # comma-separated; a replay file's other tickers are rejected; empty: any ticker
     seed: int = 7
     alpaca_feed: str = "iex"
     alpaca_data_url: str = ALPACA_DATA_URL
@@ -39,14 +52,14 @@ class BarSourceResource(dg.ConfigurableResource):
             from vol_pipeline.sources.alpaca_credentials import SECRET_ID_VAR, load_credentials
 
             environ = {**os.environ, **({SECRET_ID_VAR: self.alpaca_secret_id} if self.alpaca_secret_id else {})}
-            return AlpacaBarSource(tuple(self.tickers), self.alpaca_feed, self.alpaca_data_url, load_credentials(environ))
+            return AlpacaBarSource(parse_tickers(self.tickers), self.alpaca_feed, self.alpaca_data_url, load_credentials(environ))
         if self.bars_file:
             from vol_pipeline.sources.replay import ReplayBarSource
 
-            return ReplayBarSource(self.bars_file, watchlist=self.watchlist)
+            return ReplayBarSource(self.bars_file, watchlist=parse_tickers(self.watchlist))
         from vol_pipeline.sources.synthetic import SyntheticBarSource
 
-        return SyntheticBarSource(tickers=tuple(self.tickers), seed=self.seed)
+        return SyntheticBarSource(tickers=parse_tickers(self.tickers), seed=self.seed)
 
     @property
     def publish_delay(self) -> timedelta:

@@ -103,7 +103,7 @@ def news(context: dg.AssetExecutionContext, config: NewsIngestConfig, news_sourc
         context.log.warning(f"news item rejected ({row['feed']}): {row['title']!r}: {row['reason']}")
     items = batch.items.select(NEWS_ITEM_COLUMNS)
     classifier = default_classifier()
-    labelled = sentiment_rows(label_items(batch.items, classifier, news_source.tickers), datetime.now(timezone.utc))
+    labelled = sentiment_rows(label_items(batch.items, classifier, news_source.universe), datetime.now(timezone.utc))
     results = [contract_result("news_items", items, NEWS_ITEMS_SCHEMA),
                contract_result("news_sentiment", labelled, NEWS_SENTIMENT_SCHEMA)]
 
