@@ -10,6 +10,7 @@ import polars as pl
 from vol_pipeline.contracts.base import UTC_TS, column, expr_check
 from vol_pipeline.core.config import FeatureConfig
 
+
 @lru_cache(maxsize=16)  # a schema is rebuilt from its config only (~1 ms each, every minute)
 def lane_features_schema(config: FeatureConfig = FeatureConfig()) -> pa.DataFrameSchema:
     ratio, surge = pl.col("volume_ratio"), pl.col("volume_surge")

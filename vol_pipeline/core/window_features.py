@@ -4,14 +4,14 @@ The per-minute kernel uses each ticker's last `lookback_bars` bars. A ticker tha
 every minute has them in the last `lookback_bars` market minutes; one that skipped minutes
 needs to reach further back. So one minute is read in two steps:
 
-1. every ticker's bars of the last RECENT_MINUTES market minutes (the lookback plus a little
-   slack for a few skipped minutes): most tickers are complete here;
+1. every ticker's bars of the last `recent_minutes` market minutes (the lookback plus a
+   little slack for a few skipped minutes): most tickers are complete here;
 2. only for the tickers with a bar at the minute but fewer than `lookback_bars` in step 1,
-   their bars of the last HISTORY_MINUTES; their rows replace those from step 1.
+   their bars of the last `history_minutes`; their rows replace those from step 1.
 
 Each ticker's features depend on its own bars only, so the rows are exactly those of one read
-of HISTORY_MINUTES for every ticker (the earlier design), from about half the bars.
-A longer window (a range run) takes the full recompute over the window plus HISTORY_MINUTES.
+of `history_minutes` for every ticker (the earlier design), from about half the bars.
+A longer window (a range run) takes the full recompute over the window plus `history_minutes`.
 IO stays with the caller: `read_bars(start, end, tickers)` returns the bars in [start, end),
 of `tickers` only unless None, in BAR_COLUMNS.
 """
@@ -72,5 +72,6 @@ def short_tickers(bars: pl.DataFrame, minute: datetime, lookback_bars: int) -> p
         return pl.Series("value", [], pl.String)
     runs = bars.select(pl.col("ticker").rle()).unnest("ticker")
     last_row = runs["len"].cast(pl.Int64).cum_sum() - 1
-    return runs.with_columns(newest=bars["ts"].gather(last_row)).filter(
-        (pl.col("len") < lookback_bars) & (pl.col("newest") == minute.astimezone(timezone.utc)))["value"].unique(maintain_order=True)
+    at_minute = pl.col("newest") == minute.astimezone(timezone.utc)
+    short = runs.with_columns(newest=bars["ts"].gather(last_row)).filter(at_minute & (pl.col("len") < lookback_bars))
+    return short["value"].unique(maintain_order=True)
