@@ -7,7 +7,9 @@ needs to reach further back. So one minute is read in two steps:
 1. every ticker's bars of the last `recent_minutes` market minutes (the lookback plus a
    little slack for a few skipped minutes): most tickers are complete here;
 2. only for the tickers with a bar at the minute but fewer than `lookback_bars` in step 1,
-   their bars of the last `history_minutes`; their rows replace those from step 1.
+   their bars of the last `history_minutes`; their rows replace those from step 1. When
+   most tickers are short (a sparse feed), everyone's `history_minutes` are read instead,
+   as the earlier design did, so a sparse universe reads one extra step, not a long list.
 
 Each ticker's features depend on its own bars only, so the rows are exactly those of one read
 of `history_minutes` for every ticker (the earlier design), from about half the bars.
@@ -48,30 +50,35 @@ def history_minutes(config: FeatureConfig) -> int:
 def window_features(read_bars: BarReader, start: datetime, end: datetime,
                     config: FeatureConfig = FeatureConfig()) -> tuple[pl.DataFrame, int]:
     """Feature rows of the bars with start <= ts < end, and how many bars were read."""
+    history_start = market_minutes_back(start, history_minutes(config) - 1)
     if end - start > timedelta(minutes=1):
-        bars = read_bars(market_minutes_back(start, history_minutes(config) - 1), end, None)
+        bars = read_bars(history_start, end, None)
         return lane_features_between(bars, start, end, config), bars.height
     recent = read_bars(market_minutes_back(start, recent_minutes(config) - 1), end, None)
-    features = lane_features_between(recent, start, end, config)
-    short = short_tickers(recent, start, config.lookback_bars)
+    counts = bars_per_ticker(recent, start)
+    short = counts.filter(pl.col("bars") < config.lookback_bars)["ticker"]
     if short.is_empty():
-        return features, recent.height
-    history = read_bars(market_minutes_back(start, history_minutes(config) - 1), end, short.to_list())
+        return lane_features_between(recent, start, end, config), recent.height
+    if 2 * short.len() > counts.height:
+        # Most tickers skipped minutes (a sparse feed): one read of everyone's history costs
+        # less than a ticker list that long, and the kernel runs once.
+        bars = read_bars(history_start, end, None)
+        return lane_features_between(bars, start, end, config), recent.height + bars.height
+    history = read_bars(history_start, end, short.to_list())
+    kept = lane_features_between(recent, start, end, config).filter(~pl.col("ticker").is_in(short.implode()))
     redone = lane_features_between(history, start, end, config)
-    kept = features.filter(~pl.col("ticker").is_in(short.implode()))
     return pl.concat([kept, redone]).sort("ticker", "ts"), recent.height + history.height
 
 
-def short_tickers(bars: pl.DataFrame, minute: datetime, lookback_bars: int) -> pl.Series:
-    """Tickers with a bar at `minute` but fewer than `lookback_bars` bars in `bars`.
+def bars_per_ticker(bars: pl.DataFrame, minute: datetime) -> pl.DataFrame:
+    """(ticker, bars) of the tickers with a bar at `minute`: how many bars each has in `bars`.
 
     Counted per run of equal tickers (the reads are ordered by ticker): an unordered frame
     splits a ticker into short runs, which only sends it to step 2 needlessly.
     """
     if bars.is_empty():
-        return pl.Series("value", [], pl.String)
-    runs = bars.select(pl.col("ticker").rle()).unnest("ticker")
-    last_row = runs["len"].cast(pl.Int64).cum_sum() - 1
-    at_minute = pl.col("newest") == minute.astimezone(timezone.utc)
-    short = runs.with_columns(newest=bars["ts"].gather(last_row)).filter(at_minute & (pl.col("len") < lookback_bars))
-    return short["value"].unique(maintain_order=True)
+        return pl.DataFrame(schema={"ticker": pl.String, "bars": pl.Int64})
+    runs = bars.select(pl.col("ticker").rle()).unnest("ticker").select(
+        ticker="value", bars=pl.col("len").cast(pl.Int64))
+    newest = bars["ts"].gather(runs["bars"].cum_sum() - 1)
+    return runs.filter(newest == minute.astimezone(timezone.utc))

@@ -13,7 +13,7 @@ from vol_pipeline.core.calendar import market_minutes_back
 from vol_pipeline.core.config import FeatureConfig
 from vol_pipeline.core.features import lane_features
 from vol_pipeline.core.window_features import (
-    BAR_COLUMNS, history_minutes, recent_minutes, short_tickers, window_features,
+    BAR_COLUMNS, bars_per_ticker, history_minutes, recent_minutes, window_features,
 )
 from vol_pipeline.sources.synthetic import SyntheticBarSource
 
@@ -112,18 +112,33 @@ def test_a_minute_given_in_new_york_time_is_the_same_minute():
     assert_frame_equal(features, window_features(RecordingReader(bars), MINUTE, END, CONFIG)[0], check_exact=True)
 
 
-def test_short_tickers_counts_each_tickers_bars_and_needs_a_bar_at_the_minute():
+def test_when_most_tickers_skipped_minutes_everyones_history_is_read_once():
+    """A sparse feed: a ticker list as long as the universe would cost more than one read."""
+    bars = _before_minute(_dense(("AAA", "BBB", "CCC")))
+    skipped = [market_minutes_back(MINUTE, back) for back in range(5, 125, 8)]
+    bars = bars.filter(~(pl.col("ticker").is_in(["AAA", "BBB"]) & pl.col("ts").is_in(skipped)))
+    reader = RecordingReader(bars)
+
+    features, bars_read = window_features(reader, MINUTE, END, CONFIG)
+
+    assert_frame_equal(features, lane_features(bars, CONFIG).filter(pl.col("ts") == MINUTE), check_exact=True)
+    history_start = market_minutes_back(MINUTE, history_minutes(CONFIG) - 1)
+    assert reader.calls[1] == (history_start, END, None)
+    assert bars_read == bars.filter(pl.col("ts") >= reader.calls[0][0]).height + bars.filter(pl.col("ts") >= history_start).height
+
+
+def test_bars_per_ticker_counts_the_tickers_with_a_bar_at_the_minute():
     bars = pl.DataFrame({
         "ticker": ["A"] * 3 + ["B"] * 2 + ["C"] * 2,
         "ts": [MINUTE - timedelta(minutes=2), MINUTE - timedelta(minutes=1), MINUTE,
                MINUTE - timedelta(minutes=1), MINUTE, MINUTE - timedelta(minutes=2), MINUTE - timedelta(minutes=1)],
     })
-    assert short_tickers(bars, MINUTE, 3).to_list() == ["B"]  # A has 3, C has no bar at the minute
-    assert short_tickers(bars.clear(), MINUTE, 3).to_list() == []
+    assert bars_per_ticker(bars, MINUTE).rows() == [("A", 3), ("B", 2)]  # C has no bar at the minute
+    assert bars_per_ticker(bars.clear(), MINUTE).is_empty()
 
 
 def test_an_unordered_frame_only_sends_more_tickers_to_the_second_read():
     """A ticker split into runs looks short in each run: read again, never wrongly kept."""
     bars = pl.DataFrame({"ticker": ["A", "A", "B", "A"],
                          "ts": [MINUTE - timedelta(minutes=3), MINUTE - timedelta(minutes=2), MINUTE, MINUTE]})
-    assert sorted(short_tickers(bars, MINUTE, 3).to_list()) == ["A", "B"]
+    assert sorted(bars_per_ticker(bars, MINUTE).rows()) == [("A", 1), ("B", 1)]
