@@ -12,7 +12,7 @@ import dagster as dg
 from dagster_aws.s3 import S3Resource
 
 from vol_pipeline.defs.archive import HistoryArchiveResource
-from vol_pipeline.core.config import signal_rules
+from vol_pipeline.core.config import signal_rules, ticker_text
 from vol_pipeline.defs.assets import NEWS_ASSETS, build_minute_assets, build_session_assets
 from vol_pipeline.defs.io_manager import WarehouseIOManager
 from vol_pipeline.defs.jobs import build_minute_job, build_news_job, build_session_job
@@ -20,7 +20,7 @@ from vol_pipeline.defs.news_schedule import build_news_poll_schedule
 from vol_pipeline.defs.news_source import NewsSourceResource
 from vol_pipeline.defs.partitions import market_minute_partitions
 from vol_pipeline.defs.report_sensor import build_session_report_sensor
-from vol_pipeline.defs.resources import BarSourceResource, WarehouseResource, ticker_text
+from vol_pipeline.defs.resources import BarSourceResource, WarehouseResource
 from vol_pipeline.defs.retention import build_retention_job, build_retention_schedule
 from vol_pipeline.defs.schedules import build_session_close_schedule
 from vol_pipeline.defs.sensors import build_minute_sensor

@@ -14,7 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from vol_pipeline.core.calendar import MARKET_TZ
-from vol_pipeline.core.config import DEFAULT_TICKERS
+from vol_pipeline.core.config import DEFAULT_TICKERS, parse_tickers
 
 NEW_YORK = ZoneInfo(MARKET_TZ)
 # The default partition start trails today by this much: recent history stays visible and
@@ -116,7 +116,7 @@ class Settings:
                 raise ValueError(f"VOL_PIPELINE_PARTITION_START must be a date (YYYY-MM-DD), got {start_text!r}") from None
         else:
             start = default_partition_start()
-        tickers = tuple(t.strip().upper() for t in env.get("VOL_PIPELINE_TICKERS", "").split(",") if t.strip())
+        tickers = parse_tickers(env.get("VOL_PIPELINE_TICKERS", ""))
         kind = env.get("VOL_PIPELINE_ENV", "local")
         if kind not in ("local", "prod"):
             raise ValueError(f"VOL_PIPELINE_ENV must be 'local' or 'prod', got {kind!r}")

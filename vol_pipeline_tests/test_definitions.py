@@ -112,7 +112,7 @@ def test_thousands_of_tickers_are_one_string_of_resource_config_and_reach_the_so
 
 
 def test_ticker_config_text_round_trips():
-    from vol_pipeline.defs.resources import parse_tickers, ticker_text
+    from vol_pipeline.core.config import parse_tickers, ticker_text
 
     assert parse_tickers(ticker_text(("AAPL", "BRK.B"))) == ("AAPL", "BRK.B")
     assert parse_tickers(" aapl, ,MSFT,") == ("AAPL", "MSFT")

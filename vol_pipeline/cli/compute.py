@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from vol_pipeline.cli.errors import EXIT_REJECTED_ROWS, CliError
+from vol_pipeline.core.config import parse_tickers
 
 
 def features(args: argparse.Namespace) -> str:
@@ -19,7 +20,7 @@ def features(args: argparse.Namespace) -> str:
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise CliError(f"--out {out}: unsupported file type {out.suffix or '(none)'!r}; use .csv or .parquet")
     try:
-        watchlist = frozenset(t.strip().upper() for t in (args.tickers or "").split(",") if t.strip()) or None
+        watchlist = frozenset(parse_tickers(args.tickers or "")) or None
         validation = validate_bars(read_bar_file(args.bars), allowed_tickers=watchlist)
     except BadInputError as error:
         message = str(error)
@@ -44,7 +45,7 @@ def generate(args: argparse.Namespace) -> str:
     from vol_pipeline.sources.files import write_frame
     from vol_pipeline.sources.synthetic import SyntheticBarSource
 
-    tickers = tuple(t.strip().upper() for t in args.tickers.split(",") if t.strip())
+    tickers = parse_tickers(args.tickers)
     if not tickers:
         raise CliError("--tickers: give at least one ticker, e.g. AAPL,MSFT")
     if args.days < 1:

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from vol_pipeline.cli.errors import EXIT_REJECTED_ROWS, CliError
+from vol_pipeline.core.config import parse_tickers
 
 
 def fetch(args: argparse.Namespace) -> str:
@@ -31,7 +32,7 @@ def fetch(args: argparse.Namespace) -> str:
     out = Path(args.out)
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise CliError(f"--out {out}: unsupported file type {out.suffix or '(none)'!r}; use .csv or .parquet")
-    tickers = tuple(dict.fromkeys(t.strip().upper() for t in args.tickers.split(",") if t.strip()))
+    tickers = tuple(dict.fromkeys(parse_tickers(args.tickers)))
     if not tickers:
         raise CliError("--tickers: give at least one ticker, e.g. AAPL,MSFT")
     if args.end < args.start:

@@ -12,10 +12,10 @@ OUT_TYPES = (".jsonl", ".csv", ".parquet")
 
 
 def _universe(option: str | None) -> tuple[str, ...]:
-    from vol_pipeline.core.config import DEFAULT_TICKERS
+    from vol_pipeline.core.config import DEFAULT_TICKERS, parse_tickers
 
     text = option or os.environ.get("VOL_PIPELINE_TICKERS", "")
-    tickers = tuple(sorted({t.strip().upper() for t in text.split(",") if t.strip()}))
+    tickers = tuple(sorted(set(parse_tickers(text))))
     return tickers or DEFAULT_TICKERS
 
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from vol_pipeline.core.config import DEFAULT_TICKERS
-from vol_pipeline.defs.resources import parse_tickers, ticker_text
+from vol_pipeline.core.config import DEFAULT_TICKERS, parse_tickers, ticker_text
 from vol_pipeline.sources.news import FeedNews, FileNews, GeneratedNews
 
 

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import timedelta, timezone
 from functools import cached_property
 
 import dagster as dg
 
-from vol_pipeline.core.config import DEFAULT_TICKERS
+from vol_pipeline.core.config import DEFAULT_TICKERS, parse_tickers, ticker_text
 from vol_pipeline.settings import ALPACA_DATA_URL, DEFAULT_GRACE_SECONDS
 from vol_pipeline.sources.base import BarSource
 from vol_pipeline.storage.open import open_warehouse
 from vol_pipeline.storage.warehouse import Warehouse
-
-
-def ticker_text(tickers: Iterable[str]) -> str:
-    """Tickers as resource config: one comma-separated string, not a list. Dagster checks a
-    list's config element by element every run: measured 1.5-2.0 s per run for two lists of
-    5,000 tickers against 0.09 s for two strings."""
-    return ",".join(tickers)
-
-
-def parse_tickers(text: str) -> tuple[str, ...]:
-    """'AAPL, msft,' -> ('AAPL', 'MSFT'): stripped, upper-cased, empty entries dropped."""
-    return tuple(t.strip().upper() for t in text.split(",") if t.strip())
 
 
 class BarSourceResource(dg.ConfigurableResource):
